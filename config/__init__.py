@@ -1,0 +1,1 @@
+"""Configuration: TOML loading, validation, and the documented defaults."""

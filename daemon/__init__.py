@@ -1,0 +1,1 @@
+"""The daemon side: command line, run loop, store, notifier, service manager link."""

@@ -1,0 +1,1 @@
+"""Edges that produce beats: recordings on disk, the Bluetooth strap, the simulator."""
