@@ -1,0 +1,210 @@
+"""The ``kindpulse`` command line: ``main(argv)`` returns an exit code.
+
+Exit codes (sysexits): 0 done, 64 bad usage, 65 bad input data, 66 input file missing,
+69 a needed service or device unavailable, 70 internal error, 78 configuration error.
+A user error is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
+
+from kindpulse import __version__
+from kindpulse.errors import EX_USAGE, KindpulseError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 64."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EX_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kindpulse",
+        description="Notice sustained stress from a heart-rate strap and offer a kind break.",
+    )
+    parser.add_argument("--version", action="version", version=f"kindpulse {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    a = sub.add_parser(
+        "analyze",
+        help="windowed HRV of a recorded RR file",
+        description="Windowed HRV metrics of an RR recording (README: RR files, Metrics).",
+    )
+    a.add_argument("file", help="RR recording (one interval per line, or CSV with a header)")
+    a.add_argument(
+        "--window",
+        type=_positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="window length in seconds (default 300)",
+    )
+    a.add_argument(
+        "--step",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="step between window ends in seconds (default 60)",
+    )
+    a.add_argument(
+        "--no-correct",
+        action="store_true",
+        help="analyse the raw series as read: no artifact correction, no limits",
+    )
+    a.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="output format (default table)",
+    )
+    a.set_defaults(handler=_cmd_analyze)
+
+    _add_optional_commands(sub)
+    return parser
+
+
+def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Commands whose modules register themselves (kept out of ``analyze``'s imports)."""
+    try:
+        from kindpulse.sensors.record import add_ble_commands
+    except ImportError:
+        return
+    add_ble_commands(sub)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from kindpulse.sensors.rrfile import read_rr_file
+
+    from kindpulse.hrv import COLUMNS, WindowTable, metrics_for_windows, prepare, window_ends
+
+    rec = read_rr_file(args.file)
+    progress = _Progress(sys.stderr, enabled=rec.rr_ms.size > 200_000)
+    progress.stage("correcting" if not args.no_correct else "preparing")
+    series = prepare(rec.rr_ms, rec.t_ms, correct=not args.no_correct)
+    ends = (
+        window_ends(float(series.t_ms[-1]), args.window, args.step)
+        if series.t_ms.size
+        else window_ends(0.0, args.window, args.step)
+    )
+    parts: list[WindowTable] = []
+    chunk = 5000
+    for i in range(0, ends.size, chunk):
+        parts.append(metrics_for_windows(series, ends[i : i + chunk], args.window))
+        progress.update("windows", min(i + chunk, ends.size), ends.size)
+    progress.done()
+    table = WindowTable.concat(parts)
+    out = sys.stdout
+    if args.format == "json":
+        json.dump({"windows": list(table.rows())}, out, allow_nan=False)
+        out.write("\n")
+    elif args.format == "csv":
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(COLUMNS)
+        for row in table.rows():
+            w.writerow(["" if row[c] is None else repr(row[c]) for c in COLUMNS])
+    else:
+        _write_table(out, list(table.rows()), COLUMNS)
+    return 0
+
+
+_TABLE_FMT = {
+    "end_s": "{:.0f}",
+    "n_beats": "{:d}",
+    "mean_rr": "{:.1f}",
+    "mean_hr": "{:.1f}",
+    "rmssd": "{:.1f}",
+    "ln_rmssd": "{:.2f}",
+    "sdnn": "{:.1f}",
+    "pnn50": "{:.1f}",
+    "sd1": "{:.1f}",
+    "sd2": "{:.1f}",
+    "baevsky_si": "{:.0f}",
+    "lf": "{:.0f}",
+    "hf": "{:.0f}",
+    "lf_hf": "{:.2f}",
+    "artifact_pct": "{:.1f}",
+}
+
+
+def _write_table(
+    out: TextIO, rows: list[dict[str, float | int | None]], cols: Sequence[str]
+) -> None:
+    if not rows:
+        out.write("No complete window: the recording is shorter than one window.\n")
+        return
+    cells = [[("—" if r[c] is None else _TABLE_FMT[c].format(r[c])) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[k]) for row in cells)) for k, c in enumerate(cols)]
+    out.write("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)) + "\n")
+    for row in cells:
+        out.write("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) + "\n")
+
+
+class _Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO, enabled: bool) -> None:
+        self._s = stream
+        self._on = enabled and stream.isatty()
+
+    def stage(self, name: str) -> None:
+        if self._on:
+            self._s.write(f"\r{name}…\x1b[K")
+            self._s.flush()
+
+    def update(self, name: str, done: int, total: int) -> None:
+        if self._on and total:
+            filled = int(30 * done / total)
+            self._s.write(f"\r{name} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}\x1b[K")
+            self._s.flush()
+
+    def done(self) -> None:
+        if self._on:
+            self._s.write("\r\x1b[K")
+            self._s.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from kindpulse.daemon.logs import setup_logging
+
+    setup_logging("DEBUG" if args.verbose > 1 else ("INFO" if args.verbose else "WARNING"))
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EX_USAGE
+    try:
+        return handler(args)
+    except KindpulseError as e:
+        sys.stderr.write(f"kindpulse: {e}\n")
+        return e.exit_code
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
