@@ -238,14 +238,15 @@ def find_artifacts(peaks_ms: F64) -> dict[str, list[int]]:
 
 
 def _shift(indices: list[int], at: list[int], by: int) -> list[int]:
-    """Shift every index after each of ``at`` by ``by`` (index bookkeeping after inserting or
-    deleting beats)."""
+    """Index bookkeeping after inserting (``by=1``) or deleting (``by=-1``) beats at ``at``:
+    every index moves by ``by`` once for each of ``at`` below it. (Counting against the
+    original positions keeps this local; shifting one position at a time against already
+    shifted indices, as neurokit2 does, can depend on beats far away.)"""
     if not indices or not at:
         return indices
     idx = np.asarray(indices)
-    for s in at:
-        idx = np.where(idx > s, idx + by, idx)
-    return sorted(set(idx.tolist()))
+    below = np.searchsorted(np.sort(np.asarray(at)), idx, side="left")
+    return sorted(set((idx + by * below).tolist()))
 
 
 def _apply(
