@@ -48,7 +48,7 @@ THRESHOLD_WINDOW = 91
 MEDFILT_ORDER = 11
 MIN_RR_MS = 250.0
 MAX_RR_MS = 2500.0
-PASSES = 2
+PASSES = 4
 #: Beat times that jump beyond the RR by more than this (ms) mark a gap.
 GAP_TOLERANCE_MS = 500.0
 #: Beats either side that one pass looks at (threshold window half-width plus the

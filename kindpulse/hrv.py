@@ -384,15 +384,18 @@ def _band_matrix(n: int, band: tuple[float, float]) -> F64:
 
 
 @lru_cache(maxsize=4)
-def _band_basis(n: int) -> tuple[F64, F64, F64, F64]:
-    """Leading eigenvectors (scaled) of the LF and HF matrices: power = Σ (x·U)²·λ."""
-    out: list[F64] = []
+def _band_basis(n: int) -> tuple[F64, F64, F64]:
+    """Leading eigenvectors of the LF and HF matrices side by side, and their eigenvalues:
+    band power of a segment ``x`` = Σ λ·(x·u)² over the band's columns."""
+    vecs: list[F64] = []
+    lams: list[F64] = []
     for band in (LF_BAND, HF_BAND):
         q = _band_matrix(n, band)
         lam, vec = np.linalg.eigh((q + q.T) / 2.0)
         keep = np.abs(lam) > 1e-14 * np.max(np.abs(lam))
-        out.extend((np.ascontiguousarray(vec[:, keep]), lam[keep]))
-    return out[0], out[1], out[2], out[3]
+        vecs.append(vec[:, keep])
+        lams.append(lam[keep])
+    return np.ascontiguousarray(np.hstack(vecs)), lams[0], lams[1]
 
 
 def _frequency(s: Series, lo: I64, hi: I64, ok: BOOL, table: WindowTable) -> None:
@@ -412,32 +415,32 @@ def _frequency(s: Series, lo: I64, hi: I64, ok: BOOL, table: WindowTable) -> Non
     m = np.maximum(m, 1)
     lf = np.full(idx.size, np.nan)
     hf = np.full(idx.size, np.nan)
-    # Windows are handled in chunks so memory stays bounded on long recordings.
+    # Windows are handled in chunks so memory stays bounded on long recordings. Each
+    # window's 4 Hz grid is one row of a 2-D array (padded to the longest window).
+    basis, lam_lf, lam_hf = _band_basis(SEGMENT)
+    half = SEGMENT // 2
     chunk = 2048
     for c0 in range(0, idx.size, chunk):
         sl = slice(c0, c0 + chunk)
         mc, tc = m[sl], t0[sl]
-        offsets = np.concatenate(([0], np.cumsum(mc)))
-        local = np.arange(offsets[-1]) - np.repeat(offsets[:-1], mc)
-        q = np.repeat(tc, mc) + local * (1000.0 / FS_HZ)
-        grid = np.interp(q, t, rr)
+        width = int(mc.max())
+        q = tc[:, None] + np.arange(width) * (1000.0 / FS_HZ)
+        grid = np.interp(q.ravel(), t, rr)
         long_ = mc >= SEGMENT
         if long_.any():
             w_ids = np.flatnonzero(long_)
-            nseg = (mc[w_ids] - SEGMENT) // (SEGMENT // 2) + 1
-            seg_w = np.repeat(w_ids, nseg)
-            seg_k = np.arange(int(nseg.sum())) - np.repeat(np.cumsum(nseg) - nseg, nseg)
-            starts = offsets[seg_w] + seg_k * (SEGMENT // 2)
-            segs = np.lib.stride_tricks.sliding_window_view(grid, SEGMENT)[starts]
-            ulf, llf, uhf, lhf = _band_basis(SEGMENT)
-            plf = ((segs @ ulf) ** 2) @ llf
-            phf = ((segs @ uhf) ** 2) @ lhf
+            nseg = (mc[w_ids] - SEGMENT) // half + 1
             first = np.cumsum(nseg) - nseg
-            lf[sl][w_ids] = np.add.reduceat(plf, first) / nseg
-            hf[sl][w_ids] = np.add.reduceat(phf, first) / nseg
+            seg_k = np.arange(int(nseg.sum())) - np.repeat(first, nseg)
+            starts = np.repeat(w_ids * width, nseg) + seg_k * half
+            segs = np.lib.stride_tricks.sliding_window_view(grid, SEGMENT)[starts]
+            sq = np.square(segs @ basis)
+            r = lam_lf.size
+            lf[sl][w_ids] = np.add.reduceat(sq[:, :r] @ lam_lf, first) / nseg
+            hf[sl][w_ids] = np.add.reduceat(sq[:, r:] @ lam_hf, first) / nseg
         for length in np.unique(mc[~long_]).tolist():
             w_ids = np.flatnonzero((mc == length) & ~long_)
-            rows = grid[offsets[w_ids][:, None] + np.arange(length)]
+            rows = grid.reshape(-1, width)[w_ids, :length]
             rows = rows - rows.mean(axis=1, keepdims=True)
             win = _hann(length)
             spec = np.fft.rfft(rows * win, n=NFFT, axis=1)
