@@ -236,8 +236,12 @@ def _check_window(window_s: float, step_s: float) -> None:
         raise ValueError("window and step must be positive seconds")
 
 
-def metrics_for_windows(s: Series, ends_s: F64, window_s: float) -> WindowTable:
-    """Metrics of the windows of length ``window_s`` ending at ``ends_s`` over series ``s``."""
+def metrics_for_windows(
+    s: Series, ends_s: F64, window_s: float, *, spectrum: bool = True
+) -> WindowTable:
+    """Metrics of the windows of length ``window_s`` ending at ``ends_s`` over series ``s``
+    (``spectrum=False`` leaves lf, hf and lf_hf null, for callers that need time domain
+    only)."""
     t, rr = s.t_ms, s.rr_ms
     ends = np.asarray(ends_s, dtype=np.float64)
     lo = np.searchsorted(t, 1000.0 * (ends - window_s), side="right").astype(np.int64)
@@ -296,7 +300,8 @@ def metrics_for_windows(s: Series, ends_s: F64, window_s: float) -> WindowTable:
         table.sd2[two] = np.sqrt(np.maximum(var_p, 0.0) / 2.0)[two]
 
     _baevsky(rr, lo, hi, ok, table.baevsky_si)
-    _frequency(s, lo, hi, ok, table)
+    if spectrum:
+        _frequency(s, lo, hi, ok, table)
     return table
 
 
