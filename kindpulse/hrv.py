@@ -251,51 +251,56 @@ def metrics_for_windows(
     if ends.size == 0 or rr.size == 0:
         return table
     ok = n >= MIN_INTERVALS
-
-    def prefix(x: NDArray[np.float64] | BOOL) -> F64:
-        return np.concatenate(([0.0], np.cumsum(x, dtype=np.float64)))
-
+    # One prefix-sum table, a column per running sum; a window's sums are two row lookups.
+    # Values are centred on the series mean so the sums stay small and exact enough.
+    ref = float(np.mean(rr))
+    x = rr - ref
+    d = np.zeros(rr.size, dtype=np.float64)
+    d[1:] = np.diff(rr)  # d_i = rr_i - rr_{i-1}: valid when no gap lies between
+    valid = ~s.gap_before
+    valid[0] = False
+    dv = np.where(valid, d, 0.0)
+    pv = np.zeros(rr.size, dtype=np.float64)
+    pv[1:] = rr[1:] + rr[:-1] - 2.0 * ref
+    pv[~valid] = 0.0
+    cols = np.empty((rr.size + 1, 10), dtype=np.float64)
+    cols[0] = 0.0
+    body = cols[1:]
+    body[:, 0] = x
+    body[:, 1] = x * x
+    body[:, 2] = 60000.0 / rr
+    body[:, 3] = s.changed
+    body[:, 4] = valid
+    body[:, 5] = dv
+    body[:, 6] = dv * dv
+    body[:, 7] = valid & (np.abs(d) > 50.0)
+    body[:, 8] = pv
+    body[:, 9] = pv * pv
+    np.cumsum(cols, axis=0, out=cols)
+    lo1 = np.minimum(lo + 1, hi)  # differences start at the window's second interval
+    beat = cols[hi, :4] - cols[lo, :4]
+    diff = cols[hi, 4:] - cols[lo1, 4:]
     nf = n.astype(np.float64)
+    m = diff[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        ref = float(np.mean(rr))
-        x = rr - ref
-        s1, s2 = prefix(x), prefix(x * x)
-        sum_x = s1[hi] - s1[lo]
+        sum_x = beat[:, 0]
         table.mean_rr[ok] = (ref + sum_x / nf)[ok]
-        var = (s2[hi] - s2[lo] - sum_x * sum_x / nf) / (nf - 1.0)
+        var = (beat[:, 1] - sum_x * sum_x / nf) / (nf - 1.0)
         table.sdnn[ok] = np.sqrt(np.maximum(var, 0.0))[ok]
-        hr = prefix(60000.0 / rr)
-        table.mean_hr[ok] = ((hr[hi] - hr[lo]) / nf)[ok]
-        table.artifact_pct[n > 0] = (100.0 * (prefix(s.changed)[hi] - prefix(s.changed)[lo]) / nf)[
-            n > 0
-        ]
-
-        # Successive differences: d_i = rr_i - rr_{i-1}, valid when no gap lies between.
-        d = np.zeros(rr.size, dtype=np.float64)
-        d[1:] = np.diff(rr)
-        valid = ~s.gap_before.copy()
-        valid[0] = False
-        dv = np.where(valid, d, 0.0)
-        pair = np.zeros(rr.size, dtype=np.float64)
-        pair[1:] = rr[1:] + rr[:-1] - 2.0 * ref
-        pv = np.where(valid, pair, 0.0)
-        lo1 = np.minimum(lo + 1, hi)
-        cnt = prefix(valid)
-        m = cnt[hi] - cnt[lo1]
-        pd1, pd2 = prefix(dv), prefix(dv * dv)
-        sd_, sdd = pd1[hi] - pd1[lo1], pd2[hi] - pd2[lo1]
-        big = prefix(valid & (np.abs(d) > 50.0))
+        table.mean_hr[ok] = (beat[:, 2] / nf)[ok]
+        some = n > 0
+        table.artifact_pct[some] = (100.0 * beat[:, 3] / nf)[some]
+        sd_, sdd = diff[:, 1], diff[:, 2]
         has_d = ok & (m >= 1)
         rmssd = np.sqrt(sdd / m)
         table.rmssd[has_d] = rmssd[has_d]
         pos = has_d & (rmssd > 0)
         table.ln_rmssd[pos] = np.log(rmssd[pos])
-        table.pnn50[has_d] = (100.0 * (big[hi] - big[lo1]) / m)[has_d]
+        table.pnn50[has_d] = (100.0 * diff[:, 3] / m)[has_d]
         two = ok & (m >= 2)
         var_d = (sdd - sd_ * sd_ / m) / (m - 1.0)
         table.sd1[two] = np.sqrt(np.maximum(var_d, 0.0) / 2.0)[two]
-        pp1, pp2 = prefix(pv), prefix(pv * pv)
-        sp, spp = pp1[hi] - pp1[lo1], pp2[hi] - pp2[lo1]
+        sp, spp = diff[:, 4], diff[:, 5]
         var_p = (spp - sp * sp / m) / (m - 1.0)
         table.sd2[two] = np.sqrt(np.maximum(var_p, 0.0) / 2.0)[two]
 
@@ -311,27 +316,32 @@ def _baevsky(rr: F64, lo: I64, hi: I64, ok: BOOL, out: F64) -> None:
     if idx.size == 0:
         return
     bins = np.floor(rr / 50.0).astype(np.int64)
-    ubins, code = np.unique(bins, return_inverse=True)
-    nb = ubins.size
+    bmin = int(bins.min())
+    span = int(bins.max()) - bmin + 1
     wlo, whi = lo[idx], hi[idx]
-    if nb * idx.size <= 4_000_000:
-        # Composite keys sorted by (bin, position): the count of bin b in [lo, hi) is two
-        # binary searches.
-        n = rr.size
-        keys = np.sort(code.astype(np.int64) * (n + 1) + np.arange(n))
-        base = (np.arange(nb, dtype=np.int64) * (n + 1))[:, None]
+    n = rr.size
+    if span <= 256 and span * idx.size <= 4_000_000:
+        # Positions sorted by (bin, position): a stable sort of small codes is a radix sort.
+        # The count of bin b in [lo, hi) is then two binary searches.
+        code = (bins - bmin).astype(np.uint8)
+        order = np.argsort(code, kind="stable")
+        keys = code[order].astype(np.int64) * (n + 1) + order
+        base = (np.arange(span, dtype=np.int64) * (n + 1))[:, None]
         counts = np.searchsorted(keys, base + whi[None, :]) - np.searchsorted(
             keys, base + wlo[None, :]
         )
         mode = np.argmax(counts, axis=0)  # first maximum: the lowest bin on ties
         amo_count = counts[mode, np.arange(idx.size)]
+        mode_bin = mode + bmin
     else:
-        mode = np.empty(idx.size, dtype=np.int64)
+        ubins, inv = np.unique(bins, return_inverse=True)
+        mode_bin = np.empty(idx.size, dtype=np.int64)
         amo_count = np.empty(idx.size, dtype=np.int64)
         for k, (a, b) in enumerate(zip(wlo.tolist(), whi.tolist(), strict=True)):
-            bc = np.bincount(code[a:b], minlength=nb)
-            mode[k] = int(np.argmax(bc))
-            amo_count[k] = bc[mode[k]]
+            bc = np.bincount(inv[a:b], minlength=ubins.size)
+            j = int(np.argmax(bc))
+            mode_bin[k] = ubins[j]
+            amo_count[k] = bc[j]
     # Range per window with reduceat over (lo, hi) pairs.
     bounds = np.empty(2 * idx.size, dtype=np.int64)
     bounds[0::2], bounds[1::2] = wlo, np.minimum(whi, rr.size - 1)
@@ -342,7 +352,7 @@ def _baevsky(rr: F64, lo: I64, hi: I64, ok: BOOL, out: F64) -> None:
         mx[last] = np.maximum(mx[last], rr[-1])
         mn[last] = np.minimum(mn[last], rr[-1])
     amo = 100.0 * amo_count / (whi - wlo)
-    mo_s = (ubins[mode] * 50.0 + 25.0) / 1000.0
+    mo_s = (mode_bin * 50.0 + 25.0) / 1000.0
     mxdmn_s = (mx - mn) / 1000.0
     with np.errstate(divide="ignore", invalid="ignore"):
         si = amo / (2.0 * mo_s * mxdmn_s)
