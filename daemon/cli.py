@@ -95,9 +95,8 @@ def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ig
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from kindpulse.sensors.rrfile import read_rr_file
-
     from kindpulse.hrv import COLUMNS, WindowTable, metrics_for_windows, prepare, window_ends
+    from kindpulse.sensors.rrfile import read_rr_file
 
     rec = read_rr_file(args.file)
     progress = _Progress(sys.stderr, enabled=rec.rr_ms.size > 200_000)

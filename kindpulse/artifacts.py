@@ -128,35 +128,58 @@ def canonical_times(
     return out, gap
 
 
-def _rolling_quantiles(x: F64, width: int, qs: tuple[float, ...]) -> list[F64]:
-    """Centred rolling quantiles with windows truncated at the ends (as pandas'
-    ``rolling(width, center=True, min_periods=1).quantile(q)``, linear interpolation)."""
+def _quantiles_at(x: F64, width: int, qs: tuple[float, ...], pos: NDArray[np.int64]) -> F64:
+    """Centred rolling quantiles of ``x`` over ``width`` values, at positions ``pos`` only,
+    shape ``(len(qs), len(pos))``. Windows are truncated at the ends, as pandas'
+    ``rolling(width, center=True, min_periods=1).quantile(q)`` (linear interpolation)."""
     n = x.size
     half = width // 2
-    if n == 0:
-        return [np.empty(0, dtype=np.float64) for _ in qs]
-    out = np.empty((len(qs), n), dtype=np.float64)
-    interior = n - 2 * half
-    if interior > 0:
-        view = np.lib.stride_tricks.sliding_window_view(x, width)
-        chunk = 32768
-        for lo in range(0, interior, chunk):
-            out[:, half + lo : half + min(lo + chunk, interior)] = np.quantile(
-                view[lo : lo + chunk], qs, axis=1
-            )
-    # The ends, where the window is truncated: NaN-padded rows, one nanquantile call.
-    edge = np.unique(np.r_[0 : min(half, n), max(n - half, 0) : n, (interior <= 0) * np.arange(n)])
-    if edge.size:
-        padded = np.concatenate((np.full(half, np.nan), x, np.full(half, np.nan)))
-        rows = padded[edge[:, None] + np.arange(width)]
-        out[:, edge] = np.nanquantile(rows, qs, axis=1)
-    return [out[k] for k in range(len(qs))]
+    out = np.empty((len(qs), pos.size), dtype=np.float64)
+    if pos.size == 0:
+        return out
+    padded = np.concatenate((np.full(half, np.nan), x, np.full(half, np.nan)))
+    offsets = np.arange(width)
+    for c0 in range(0, pos.size, 32768):  # bounded memory on long recordings
+        p = pos[c0 : c0 + 32768]
+        rows = padded[p[:, None] + offsets]
+        full = (p >= half) & (p < n - half) if n - 2 * half > 0 else np.zeros(p.size, bool)
+        sl = out[:, c0 : c0 + 32768]
+        if full.any():
+            sl[:, full] = np.quantile(rows[full], qs, axis=1)
+        if (~full).any():
+            sl[:, ~full] = np.nanquantile(rows[~full], qs, axis=1)
+    return out
 
 
-def _threshold(x: F64) -> F64:
-    """Time-varying threshold: alpha * (Q3 - Q1) / 2 of |x| over 91 beats (L&T 2019, eq. 2)."""
-    q1, q3 = _rolling_quantiles(np.abs(x), THRESHOLD_WINDOW, (0.25, 0.75))
-    return ALPHA * ((q3 - q1) / 2.0)
+_BLOCK = 8
+
+
+def _threshold_lower_bound(absx: F64) -> F64:
+    """A lower bound of :func:`_threshold` of ``|x|`` at every position (0 where none).
+
+    The windows of ``_BLOCK`` neighbouring positions share ``91 − (_BLOCK − 1)`` values S.
+    Removing r values from a set raises no order statistic and lowers none by more than r
+    ranks, so Q1(W) <= S₍₂₃₎ and Q3(W) >= S₍₆₇₋ᵣ₎ (0-based ranks; Q1 and Q3 of 91 values lie
+    between ranks 22-23 and 67-68). One small partition per block instead of one per beat.
+    """
+    n = absx.size
+    half = THRESHOLD_WINDOW // 2
+    r = _BLOCK - 1
+    width = THRESHOLD_WINDOW - r
+    out = np.zeros(n, dtype=np.float64)
+    first, last = half, n - half - _BLOCK  # blocks whose windows lie inside the array
+    if last < first:
+        return out
+    starts = np.arange(first, last + 1, _BLOCK)
+    view = np.lib.stride_tricks.sliding_window_view(absx, width)
+    bound = np.empty(starts.size, dtype=np.float64)
+    for c0 in range(0, starts.size, 32768):  # bounded memory on long recordings
+        rows = view[starts[c0 : c0 + 32768] + r - half]
+        part = np.partition(rows, (23, 67 - r), axis=1)
+        bound[c0 : c0 + 32768] = np.maximum(part[:, 67 - r] - part[:, 23], 0.0)
+    bound *= ALPHA / 2.0 * (1.0 - 1e-9)
+    out[starts[0] : starts[-1] + _BLOCK] = np.repeat(bound, _BLOCK)
+    return out
 
 
 def _local_mean(x: F64) -> float:
@@ -182,9 +205,30 @@ def find_artifacts(peaks_ms: F64) -> dict[str, list[int]]:
     drrs = np.empty(n, dtype=np.float64)
     drrs[1:] = np.diff(rr)
     drrs[0] = _local_mean(drrs)
-    th1 = _threshold(drrs)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        drrs = np.where(th1 != 0, drrs / th1, np.nan)
+    # dRRs / Th1 (eq. 1-2) is needed exactly only at beats that may exceed 1 and their
+    # neighbours; elsewhere a cheap lower bound of Th1 already shows |dRRs| <= Th1.
+    absd = np.abs(drrs)
+    lower = _threshold_lower_bound(absd)
+    maybe = np.flatnonzero(~((absd <= lower) & (lower > 0)))
+    th1 = np.full(n, np.nan)
+    nd = np.zeros(n, dtype=np.float64)  # |nd| <= 1 wherever it is not computed exactly
+    done = np.zeros(n, dtype=np.bool_)
+
+    def exact_at(at: NDArray[np.int64]) -> None:
+        at = at[~done[at]]
+        if at.size == 0:
+            return
+        q1q3 = _quantiles_at(absd, THRESHOLD_WINDOW, (0.25, 0.75), at)
+        th1[at] = ALPHA * ((q1q3[1] - q1q3[0]) / 2.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nd[at] = np.where(th1[at] != 0, drrs[at] / th1[at], np.nan)
+        done[at] = True
+
+    exact_at(maybe)
+    # The subspaces read the neighbours of every beat that does exceed 1.
+    over = maybe[~(np.abs(nd[maybe]) <= 1.0)]
+    exact_at(np.unique(np.clip(over[:, None] + np.arange(-1, 4), 0, n - 1).ravel()))
+    drrs = nd
     pad = np.pad(drrs, 2, mode="reflect")
     prev1, next1, next2 = pad[1 : n + 1], pad[3 : n + 3], pad[4 : n + 4]
     s12 = np.where(
@@ -193,16 +237,30 @@ def find_artifacts(peaks_ms: F64) -> dict[str, list[int]]:
     s22 = np.where(
         drrs >= 0, np.minimum(next1, next2), np.where(drrs < 0, np.maximum(next1, next2), 0.0)
     )
-    (medrr,) = _rolling_quantiles(rr, MEDFILT_ORDER, (0.5,))
+    # Only beats with |dRR| > 1 can be artifacts, and the median-deviation subspace (mRRs,
+    # its threshold and the median filter) is only read at those beats and the next: it is
+    # computed there alone, from the same windows as a full computation would use.
+    candidates = np.flatnonzero(~(np.abs(drrs[: n - 2]) <= 1.0))
+    if candidates.size == 0:
+        return found
+    need = np.unique(np.concatenate((candidates, candidates + 1)))
+    half = THRESHOLD_WINDOW // 2
+    near = np.zeros(n + 2 * half + 1, dtype=np.int64)
+    np.add.at(near, need, 1)
+    np.add.at(near, need + 2 * half + 1, -1)
+    around = np.flatnonzero(np.cumsum(near)[half : half + n] > 0)
+    medrr = np.full(n, np.nan)
+    medrr[around] = _quantiles_at(rr, MEDFILT_ORDER, (0.5,), around)[0]
     mrrs = rr - medrr
     mrrs = np.where(mrrs < 0, mrrs * 2.0, mrrs)
-    th2 = _threshold(mrrs)
+    th2 = np.full(n, np.nan)
+    q = _quantiles_at(np.abs(mrrs), THRESHOLD_WINDOW, (0.25, 0.75), need)
+    th2[need] = ALPHA * ((q[1] - q[0]) / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         mrrs = np.where(th2 != 0, mrrs / th2, np.nan)
 
-    # Only beats with |dRR| > 1 can be artifacts; walk them in order. A beat followed by a
-    # second candidate consumes both, exactly as the step-by-step flow of Figure 1.
-    candidates = np.flatnonzero(~(np.abs(drrs[: n - 2]) <= 1.0))
+    # Walk the candidates in order. A beat followed by a second candidate consumes both,
+    # exactly as the step-by-step flow of Figure 1.
     next_i = 0
     for i in candidates.tolist():
         if i < next_i:
@@ -249,22 +307,25 @@ def _shift(indices: list[int], at: list[int], by: int) -> list[int]:
     return sorted(set((idx + by * below).tolist()))
 
 
-def _apply(
-    found: dict[str, list[int]], peaks: F64, moved: BOOL, merged: BOOL
-) -> tuple[F64, BOOL, BOOL]:
-    """Correct one run's beat times; ``moved`` flags beats moved or inserted (both intervals
-    around them changed), ``merged`` flags beats whose interval absorbed a deleted beat."""
+MOVED, MERGED, TOUCHED = 0, 1, 2
+
+
+def _apply(found: dict[str, list[int]], peaks: F64, flags: BOOL) -> tuple[F64, BOOL]:
+    """Correct one run's beat times. ``flags`` rows: MOVED (beat moved or inserted: both
+    intervals around it changed), MERGED (its interval absorbed a deleted beat), TOUCHED
+    (changed in this call)."""
     extra, missed = found["extra"], found["missed"]
     ectopic, longshort = found["ectopic"], found["longshort"]
+    flags = flags.copy()
     if extra:
         keep = np.ones(peaks.size, dtype=np.bool_)
         keep[extra] = False
         # The interval that absorbs the deleted beat ends at the next kept beat.
         absorb = np.asarray(extra) + 1
         absorb = absorb[absorb < peaks.size]
-        merged = merged.copy()
-        merged[absorb] = True
-        peaks, moved, merged = peaks[keep], moved[keep], merged[keep]
+        flags[MERGED, absorb] = True
+        flags[TOUCHED, absorb] = True
+        peaks, flags = peaks[keep], flags[:, keep]
         missed = _shift(missed, extra, -1)
         ectopic = _shift(ectopic, extra, -1)
         longshort = _shift(longshort, extra, -1)
@@ -274,8 +335,8 @@ def _apply(
         if m.size:
             added = peaks[m - 1] + (peaks[m] - peaks[m - 1]) / 2.0
             peaks = np.insert(peaks, m, added)
-            moved = np.insert(moved, m, True)
-            merged = np.insert(merged, m, False)
+            col = np.array([[True], [False], [True]])
+            flags = np.insert(flags, m, np.repeat(col, m.size, axis=1), axis=1)
             ectopic = _shift(ectopic, m.tolist(), 1)
             longshort = _shift(longshort, m.tolist(), 1)
     for group in (ectopic, longshort):
@@ -287,14 +348,53 @@ def _apply(
             new = peaks[g - 1] + (peaks[g + 1] - peaks[g - 1]) / 2.0
             peaks = peaks.copy()
             peaks[g] = new
-            moved = moved.copy()
-            moved[g] = True
+            flags[MOVED, g] = True
+            flags[TOUCHED, g] = True
             order = np.argsort(peaks, kind="mergesort")
-            peaks, moved, merged = peaks[order], moved[order], merged[order]
-    return peaks, moved, merged
+            peaks, flags = peaks[order], flags[:, order]
+    return peaks, flags
 
 
-def _enforce_min(peaks: F64, moved: BOOL, merged: BOOL, min_rr: float) -> tuple[F64, BOOL, BOOL]:
+#: Beats either side of a change whose classification can change with it, and the context
+#: a re-examined stretch needs on each side to be classified as in the whole run.
+_REACH = 56
+_CONTEXT = 64
+
+
+def _find_near(peaks: F64, touched: BOOL) -> dict[str, list[int]]:
+    """:func:`find_artifacts` for a later pass, re-examining only beats near the last
+    pass's changes. Elsewhere the input is unchanged, so the classification is too (a beat
+    classified there last pass was changed, unless it sits at the run's edges, which are
+    always re-examined). Each stretch is classified with ``_CONTEXT`` beats either side, so
+    the result equals :func:`find_artifacts` on the whole run."""
+    n = peaks.size
+    seeds = touched.copy()
+    seeds[: THRESHOLD_WINDOW + 2] = True  # the run's first values stand in for rr[0]
+    seeds[max(0, n - 4) :] = True
+    edge = np.zeros(n + 2 * _REACH + 1, dtype=np.int64)
+    idx = np.flatnonzero(seeds)
+    np.add.at(edge, idx, 1)
+    np.add.at(edge, idx + 2 * _REACH + 1, -1)
+    zone = np.cumsum(edge)[_REACH : _REACH + n] > 0
+    change = np.diff(np.concatenate(([False], zone, [False])).astype(np.int8))
+    starts, ends = np.flatnonzero(change == 1), np.flatnonzero(change == -1)
+    # Stretches close together are examined as one; when they cover most of the run, the
+    # whole run is examined at once (fewer, larger calls).
+    close = (starts[1:] - ends[:-1]) < 4 * _CONTEXT
+    starts = np.concatenate((starts[:1], starts[1:][~close]))
+    ends = np.concatenate((ends[:-1][~close], ends[-1:]))
+    if int(np.sum(ends - starts)) + 2 * _CONTEXT * starts.size > n // 2:
+        return find_artifacts(peaks)
+    found: dict[str, list[int]] = {"ectopic": [], "missed": [], "extra": [], "longshort": []}
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        lo, hi = max(0, a - _CONTEXT), min(n, b + _CONTEXT)
+        sub = find_artifacts(peaks[lo:hi])
+        for kind, js in sub.items():
+            found[kind].extend(j + lo for j in js if a <= j + lo < b)
+    return found
+
+
+def _enforce_min(peaks: F64, flags: BOOL, min_rr: float) -> tuple[F64, BOOL]:
     """Merge intervals shorter than ``min_rr`` with their shorter neighbour (extra beats)."""
     while peaks.size >= 3:
         rr = np.diff(peaks)
@@ -306,39 +406,40 @@ def _enforce_min(peaks: F64, moved: BOOL, merged: BOOL, min_rr: float) -> tuple[
         right = rr[k + 1] if k + 1 < rr.size else np.inf
         # Delete the beat shared with the shorter neighbour.
         drop = k if left <= right else k + 1
-        absorb = drop + 1
-        merged = merged.copy()
-        if absorb < peaks.size:
-            merged[absorb] = True
+        flags = flags.copy()
+        if drop + 1 < peaks.size:
+            flags[MERGED, drop + 1] = True
         peaks = np.delete(peaks, drop)
-        moved = np.delete(moved, drop)
-        merged = np.delete(merged, drop)
-    return peaks, moved, merged
+        flags = np.delete(flags, drop, axis=1)
+    return peaks, flags
 
 
-def _correct_run(peaks: F64, counts: dict[str, int]) -> tuple[F64, BOOL]:
+def _correct_run(peaks: F64, counts: dict[str, int], exhaustive: bool = False) -> tuple[F64, BOOL]:
     """Correct one gap-free run of beat times; returns times and per-interval changed flags."""
-    moved = np.zeros(peaks.size, dtype=np.bool_)
-    merged = np.zeros(peaks.size, dtype=np.bool_)
+    flags = np.zeros((3, peaks.size), dtype=np.bool_)
     before = peaks.size
-    peaks, moved, merged = _enforce_min(peaks, moved, merged, MIN_RR_MS)
+    peaks, flags = _enforce_min(peaks, flags, MIN_RR_MS)
     counts["too_short"] += before - peaks.size
-    for _ in range(PASSES):
-        found = find_artifacts(peaks)
+    for k in range(PASSES):
+        found = find_artifacts(peaks) if k == 0 or exhaustive else _find_near(peaks, flags[TOUCHED])
         if not any(found.values()):
             break
         for kind, idx in found.items():
             counts[kind] += len(idx)
-        peaks, moved, merged = _apply(found, peaks, moved, merged)
+        flags[TOUCHED] = False
+        peaks, flags = _apply(found, peaks, flags)
+    moved, merged = flags[MOVED], flags[MERGED]
     changed = moved[1:] | moved[:-1] | merged[1:]
     return peaks, changed
 
 
-def correct(rr_ms: F64, t_ms: F64, gap_before: BOOL) -> Correction:
+def correct(rr_ms: F64, t_ms: F64, gap_before: BOOL, *, exhaustive: bool = False) -> Correction:
     """Correct an RR series with hard limits and L&T 2019; see the module docstring.
 
     ``t_ms`` and ``gap_before`` are the beat times and gap flags from
-    :func:`canonical_times`. Values must be finite and positive.
+    :func:`canonical_times`. Values must be finite and positive. Later passes re-examine
+    only the beats near the previous pass's changes; ``exhaustive=True`` re-examines every
+    beat in every pass (slower; the same result, which the tests check).
     """
     rr = np.asarray(rr_ms, dtype=np.float64)
     times = np.asarray(t_ms, dtype=np.float64)
@@ -367,7 +468,7 @@ def correct(rr_ms: F64, t_ms: F64, gap_before: BOOL) -> Correction:
         peaks[0] = times[s] - rr[s]
         peaks[1:] = times[s:e]
         if e - s >= 2:
-            peaks, changed = _correct_run(peaks, counts)
+            peaks, changed = _correct_run(peaks, counts, exhaustive)
         else:
             changed = np.zeros(1, dtype=np.bool_)
         seg_rr = np.diff(peaks)

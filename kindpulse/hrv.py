@@ -268,7 +268,8 @@ def metrics_for_windows(
     body = cols[1:]
     body[:, 0] = x
     body[:, 1] = x * x
-    body[:, 2] = 60000.0 / rr
+    with np.errstate(divide="ignore", over="ignore"):
+        body[:, 2] = 60000.0 / rr
     body[:, 3] = s.changed
     body[:, 4] = valid
     body[:, 5] = dv

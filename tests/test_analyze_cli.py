@@ -86,13 +86,18 @@ def test_shorter_than_one_window_is_empty_not_an_error(tmp_path: Path) -> None:
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary data, expected a text file"),
         (b"800\n\xff\xfe\x00garbage", "binary data"),
         (b"800\n\xc3\x28\n", ":2: not UTF-8 text"),
-        (b"time,rr\n2024-01-01T10:00:00,800\nyesterday,800\n", ":3: 'yesterday' is not a timestamp"),
+        (
+            b"time,rr\n2024-01-01T10:00:00,800\nyesterday,800\n",
+            ":3: 'yesterday' is not a timestamp",
+        ),
         (b"time,rr\n10,800\n9,800\n", ":3: timestamp goes back in time"),
         (b"800\n999999\n", ":2: '999999' ms is not an RR interval"),
         (b"a,b\n1,2\n", ":1: no RR column in the header"),
     ],
 )
-def test_bad_input_is_one_clear_line_and_exit_65(tmp_path: Path, content: bytes, expected: str) -> None:
+def test_bad_input_is_one_clear_line_and_exit_65(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
     f = tmp_path / "rr.txt"
     f.write_bytes(content)
     p = run("analyze", str(f))
@@ -107,7 +112,10 @@ def test_bad_input_is_one_clear_line_and_exit_65(tmp_path: Path, content: bytes,
 
 def test_missing_file_and_bad_flags_have_their_own_codes(tmp_path: Path) -> None:
     p = run("analyze", str(tmp_path / "nope.txt"))
-    assert p.returncode == 66 and p.stderr.strip() == f"kindpulse: {tmp_path / 'nope.txt'}: no such file"
+    assert (
+        p.returncode == 66
+        and p.stderr.strip() == f"kindpulse: {tmp_path / 'nope.txt'}: no such file"
+    )
     p = run("analyze", str(DATA / "nsrdb_5min.txt"), "--window", "-3")
     assert p.returncode == 64 and len(p.stderr.strip().splitlines()) == 1
     assert "must be a positive number of seconds" in p.stderr
@@ -131,7 +139,9 @@ def test_formats_people_have(tmp_path: Path) -> None:
     f = tmp_path / "polar.txt"
     f.write_text(
         "Phone timestamp;RR-interval [ms]\n"
-        + "".join(f"{t.isoformat(timespec='milliseconds')};{v:g}\n" for t, v in zip(ts, rr, strict=True))
+        + "".join(
+            f"{t.isoformat(timespec='milliseconds')};{v:g}\n" for t, v in zip(ts, rr, strict=True)
+        )
     )
     rec = read_rr_file(f)
     assert rec.unit == "ms" and rec.start == t0
@@ -170,7 +180,9 @@ def test_a_gap_in_timestamps_nulls_the_spectrum_of_windows_holding_it(tmp_path: 
     secs = (np.cumsum(rr) - rr[0]) / 1000
     secs[700:] += 20.0
     f = tmp_path / "gap.csv"
-    f.write_text("time,rr_ms\n" + "".join(f"{s:.4f},{v:g}\n" for s, v in zip(secs, rr, strict=True)))
+    f.write_text(
+        "time,rr_ms\n" + "".join(f"{s:.4f},{v:g}\n" for s, v in zip(secs, rr, strict=True))
+    )
     doc = json.loads(run("analyze", str(f), "--format", "json").stdout)
     before, after = np.cumsum(rr)[699] / 1000, (np.cumsum(rr)[700] + 20_000) / 1000
 

@@ -110,3 +110,104 @@ def test_clean_series_is_mostly_left_alone_and_keeps_its_time_axis() -> None:
     assert out.rr_ms.size == rr.size
     np.testing.assert_array_equal(out.t_ms[~out.changed], times[~out.changed])
     assert out.t_ms[-1] == times[-1]
+
+
+def plain_find_artifacts(peaks: np.ndarray) -> dict[str, list[int]]:
+    """L&T 2019 classification written the plain way (full rolling windows everywhere),
+    after neurokit2's ``_find_artifacts``; the engine computes only what it reads."""
+    n = peaks.size
+    rr = np.empty(n)
+    rr[1:] = np.diff(peaks) / 1000
+    rr[0] = np.mean(rr[1:91])
+    drrs = np.empty(n)
+    drrs[1:] = np.diff(rr)
+    drrs[0] = np.mean(drrs[1:91])
+
+    def rolling(x: np.ndarray, w: int, q: float) -> np.ndarray:
+        h = w // 2
+        return np.array([np.quantile(x[max(0, i - h) : i + h + 1], q) for i in range(x.size)])
+
+    def threshold(x: np.ndarray) -> np.ndarray:
+        ax = np.abs(x)
+        return 5.2 * (rolling(ax, 91, 0.75) - rolling(ax, 91, 0.25)) / 2
+
+    th1 = threshold(drrs)
+    drrs = np.where(th1 != 0, drrs / th1, np.nan)
+    pad = np.pad(drrs, 2, mode="reflect")
+    s12, s22 = np.zeros(n), np.zeros(n)
+    for d in range(2, 2 + n):
+        if pad[d] > 0:
+            s12[d - 2] = max(pad[d - 1], pad[d + 1])
+        elif pad[d] < 0:
+            s12[d - 2] = min(pad[d - 1], pad[d + 1])
+        if pad[d] >= 0:
+            s22[d - 2] = min(pad[d + 1], pad[d + 2])
+        elif pad[d] < 0:
+            s22[d - 2] = max(pad[d + 1], pad[d + 2])
+    medrr = rolling(rr, 11, 0.5)
+    mrrs = rr - medrr
+    mrrs[mrrs < 0] *= 2
+    th2 = threshold(mrrs)
+    mrrs = np.where(th2 != 0, mrrs / th2, np.nan)
+    out: dict[str, list[int]] = {"ectopic": [], "missed": [], "extra": [], "longshort": []}
+    i = 0
+    while i < n - 2:
+        if abs(drrs[i]) <= 1:
+            i += 1
+            continue
+        d = drrs[i]
+        if (d > 1 and s12[i] < -0.13 * d - 0.17) or (d < -1 and s12[i] > -0.13 * d + 0.17):
+            out["ectopic"].append(i)
+            i += 1
+            continue
+        if not (abs(d) > 1 or abs(mrrs[i]) > 3):
+            i += 1
+            continue
+        cands = [i] + ([i + 1] if abs(drrs[i + 1]) < abs(drrs[i + 2]) else [])
+        for j in cands:
+            eq3 = drrs[j] > 1 and s22[j] < -1
+            eq4 = abs(mrrs[j]) > 3
+            eq5 = drrs[j] < -1 and s22[j] > 1
+            i += 1
+            if not (eq3 or eq4 or eq5):
+                continue
+            if eq5 and abs(rr[j] + rr[j + 1] - medrr[j]) < th2[j]:
+                out["extra"].append(j)
+            elif eq3 and abs(rr[j] / 2 - medrr[j]) < th2[j]:
+                out["missed"].append(j)
+            else:
+                out["longshort"].append(j)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_classification_equals_the_plain_algorithm(seed: int) -> None:
+    rr = np.loadtxt(ART / "nsrdb_60min_injected.txt")[: 1500 + 500 * seed].copy()
+    rng = np.random.default_rng(seed)
+    for i in rng.choice(np.arange(5, rr.size - 5), 30, replace=False):
+        rr[i] *= rng.choice([0.5, 0.7, 1.4, 2.0])
+    peaks = np.concatenate(([0.0], np.cumsum(rr)))
+    assert artifacts.find_artifacts(peaks) == plain_find_artifacts(peaks)
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_later_passes_near_changes_equal_exhaustive_passes(sparse: bool) -> None:
+    # Sparse: a few artifacts in a long clean stretch, so later passes look only near them;
+    # dense: artifacts everywhere, so they look at the whole run.
+    rng = np.random.default_rng(11)
+    if sparse:
+        k = np.arange(8000)
+        rr = 900 + 40 * np.sin(k / 2.5) + 20 * np.sin(k / 40) + rng.normal(0, 6, k.size)
+        hits = rng.choice(np.arange(200, k.size - 200, 400), 12, replace=False)
+    else:
+        rr = np.tile(np.loadtxt(ART / "nsrdb_60min_injected.txt"), 2)
+        hits = rng.choice(np.arange(5, rr.size - 5), 60, replace=False)
+    for i in hits:
+        rr[i] *= rng.choice([0.5, 0.7, 1.4, 2.0])
+    times, gap = artifacts.canonical_times(rr, None)
+    fast = artifacts.correct(rr, times, gap)
+    slow = artifacts.correct(rr, times, gap, exhaustive=True)
+    assert sum(slow.counts.values()) >= len(hits)
+    np.testing.assert_array_equal(fast.t_ms, slow.t_ms)
+    np.testing.assert_array_equal(fast.changed, slow.changed)
+    assert fast.counts == slow.counts

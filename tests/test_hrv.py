@@ -6,6 +6,7 @@ from DESIGN.md's table (with scipy for Welch); the fast vectorised engine must a
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -81,7 +82,11 @@ def windows_by_rule(rr: np.ndarray, w: float, s: float) -> list[tuple[float, np.
 
 @pytest.mark.parametrize(
     ("name", "w", "s"),
-    [("nsrdb_60min.txt", 300.0, 60.0), ("nsrdb_5min.txt", 60.0, 30.0), ("hrvanalysis_1000.txt", 120.0, 45.0)],
+    [
+        ("nsrdb_60min.txt", 300.0, 60.0),
+        ("nsrdb_5min.txt", 60.0, 30.0),
+        ("hrvanalysis_1000.txt", 120.0, 45.0),
+    ],
 )
 def test_every_metric_matches_the_plain_definition(name: str, w: float, s: float) -> None:
     rr = load(name)
@@ -181,11 +186,13 @@ def test_artifact_pct_counts_the_intervals_correction_changed() -> None:
     np.testing.assert_allclose(changed_hit[~holds], changed_clean[~holds], atol=1e-9)
 
 
-def _feed(rr: np.ndarray, cuts: list[int], correct: bool, t_ms: np.ndarray | None = None) -> WindowTable:
+def _feed(
+    rr: np.ndarray, cuts: list[int], correct: bool, t_ms: np.ndarray | None = None
+) -> WindowTable:
     inc = IncrementalWindows(300, 60, correct=correct)
     parts = []
     edges = [0, *sorted(set(cuts)), rr.size]
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in itertools.pairwise(edges):
         if b > a:
             parts.append(inc.push(rr[a:b], None if t_ms is None else t_ms[a:b]))
     parts.append(inc.flush())
