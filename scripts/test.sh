@@ -34,7 +34,8 @@ fi
 # `kindpulse` (README, Layout), and static tools see them through it.
 .venv/bin/python -m pip install -q -e '.[test]' --config-settings editable_mode=strict 2>&1 \
     | grep -v "^WARNING: Location" || true
-.venv/bin/python -c "import kindpulse.daemon.cli" # fail early if the install is broken
+# Fail early if the install is broken (from /tmp: the root's kindpulse/ folder would shadow it).
+(cd /tmp && "$OLDPWD/.venv/bin/python" -c "import kindpulse.daemon.cli")
 
 echo "== ruff"
 .venv/bin/ruff check kindpulse sensors daemon config tests benchmarks scripts

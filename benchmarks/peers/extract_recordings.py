@@ -56,7 +56,7 @@ def as_ms(rr: np.ndarray, name: str) -> np.ndarray:
     lo, hi = float(rr.min()), float(rr.max())
     if hi < 10.0:  # seconds
         raise ValueError(f"{name}: values {lo}..{hi} look like seconds; convert explicitly")
-    if not (200.0 <= lo and hi <= 3000.0):
+    if not (lo >= 200.0 and hi <= 3000.0):
         raise ValueError(f"{name}: values {lo}..{hi} are not plausible RR intervals in ms")
     return rr
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rr_windows import DATA, FloatArray, read_rr, write_rr  # noqa: E402
+from rr_windows import DATA, FloatArray, read_rr, write_rr
 
 GRID_MS = 1000.0 / 128.0
 KINDS = ("ectopic", "missed", "extra", "long", "short")

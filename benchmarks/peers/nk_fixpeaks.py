@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rr_windows import DATA, FloatArray, peaks_from_rr, read_rr, write_rr  # noqa: E402
+from rr_windows import DATA, FloatArray, peaks_from_rr, read_rr, write_rr
 
 KINDS = ("ectopic", "missed", "extra", "longshort")
 GRID_MS = 1000.0 / 128.0

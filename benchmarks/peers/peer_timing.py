@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rr_windows import FloatArray, read_rr, windows  # noqa: E402
+from rr_windows import FloatArray, read_rr, windows
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 

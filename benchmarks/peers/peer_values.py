@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rr_windows import DATA, WINDOWING, FloatArray, read_rr, windows  # noqa: E402
+from rr_windows import DATA, WINDOWING, FloatArray, read_rr, windows
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
