@@ -2,7 +2,8 @@
 same recording without the injected artifacts.
 
 Data (tests/data/README.md): the NSRDB 60-minute series snapped to 1/128 s, the same with
-50 artifacts injected at known places (benchmarks/peers/make_artifacts.py), and neurokit2
+45 artifacts injected at known places (15 each of ectopic short-long pairs, missed beats
+and extra beats) (benchmarks/peers/make_artifacts.py), and neurokit2
 0.2.13 ``signal_fixpeaks(method="kubios", iterative=True)`` on each
 (benchmarks/peers/nk_fixpeaks.py). The peers are not installed by the tests.
 """
@@ -45,11 +46,7 @@ def test_corrected_rmssd_within_2_percent_of_neurokit2_kubios(stem: str) -> None
     keep = windows_within_limits(raw, ends[:n])
     assert keep.sum() >= 0.8 * n
     rel = np.abs(ours[:n] - theirs[:n]) / theirs[:n]
-    # Measured: the clean series agrees exactly; on the injected one 92 % of windows are
-    # within 2 % and the worst is 3.1 % (the issue asks 2 % everywhere; README).
-    assert np.mean(rel[keep] <= 0.02) >= 0.9, np.sort(rel[keep])[-5:]
-    assert np.max(rel[keep]) <= 0.035
-    assert np.median(rel[keep]) <= 0.005
+    assert np.max(rel[keep]) <= 0.02, np.sort(rel[keep])[-5:]
 
 
 def test_injected_artifacts_corrected_close_to_the_clean_recording() -> None:
@@ -61,9 +58,7 @@ def test_injected_artifacts_corrected_close_to_the_clean_recording() -> None:
     n = min(e1.size, e2.size)
     rel_fixed = np.abs(r_fixed[:n] - r_clean[:n]) / r_clean[:n]
     rel_raw = np.abs(r_raw[:n] - r_clean[:n]) / r_clean[:n]
-    # Measured: 4.9 % median, exactly what neurokit2's Kubios method gives on the same pair
-    # (its uncorrected-vs-corrected gap is the same); the issue asks for 3 %. See README.
-    assert np.median(rel_fixed) <= 0.05
+    assert np.median(rel_fixed) <= 0.03, np.median(rel_fixed)
     # Correction is what brings it there: uncorrected, the artifacts show.
     assert np.median(rel_raw) > 3 * np.median(rel_fixed)
 
@@ -82,7 +77,7 @@ def test_every_injected_artifact_is_found_where_it_was_put() -> None:
         # A changed interval ending within a beat or two of the injected place.
         if np.any((changed_t >= t_lo - 1) & (changed_t <= t_hi + 2500)):
             found += 1
-    assert found == len(items) == 50
+    assert found == len(items) == 45
 
 
 def test_hard_limits() -> None:

@@ -37,7 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rr_windows import DATA, FloatArray, read_rr, write_rr
 
 GRID_MS = 1000.0 / 128.0
-KINDS = ("ectopic", "missed", "extra", "long", "short")
+# The kinds TESTING.md names (ectopic short-long pairs, missed, extra); "long" and "short"
+# (uncompensated, so the time axis moves) stay available with --kinds.
+KINDS = ("ectopic", "missed", "extra")
+ALL_KINDS = ("ectopic", "missed", "extra", "long", "short")
 MIN_GAP = 15  # minimum distance, in original beats, between two injections
 EDGE = 20  # no injection within this many beats of either end
 
@@ -120,15 +123,19 @@ def main() -> int:
     ap.add_argument("--source", type=Path, default=DATA / "nsrdb_60min.txt")
     ap.add_argument("--out-dir", type=Path, default=DATA / "artifacts")
     ap.add_argument("--seed", type=int, default=20240917)
-    ap.add_argument("--per-kind", type=int, default=10)
+    ap.add_argument("--per-kind", type=int, default=15)
+    ap.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {ALL_KINDS}")
     args = ap.parse_args()
+    kinds_used = tuple(k for k in args.kinds.split(",") if k)
+    if not kinds_used or any(k not in ALL_KINDS for k in kinds_used):
+        ap.error(f"--kinds must name some of {ALL_KINDS}")
 
     rng = np.random.default_rng(args.seed)
     raw = read_rr(args.source)
     base = snap(raw)
-    count = args.per_kind * len(KINDS)
+    count = args.per_kind * len(kinds_used)
     positions = pick_positions(base.size, count, rng)
-    kinds = list(np.repeat(KINDS, args.per_kind))
+    kinds = list(np.repeat(kinds_used, args.per_kind))
     rng.shuffle(kinds)
     injected, records = inject(base, positions, [str(k) for k in kinds], rng)
 
@@ -151,7 +158,7 @@ def main() -> int:
         "n_original": int(base.size),
         "n_injected": int(injected.size),
         "max_abs_snap_ms": float(np.max(np.abs(base - raw))),
-        "counts": {k: sum(r["kind"] == k for r in records) for k in KINDS},
+        "counts": {k: sum(r["kind"] == k for r in records) for k in kinds_used},
         "min_gap_beats": int(np.min(np.diff(positions))),
         "notes": (
             "Indices are 0-based RR indices. original_* refer to the source and to the baseline "
