@@ -95,7 +95,7 @@ def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ig
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from kindpulse.hrv import COLUMNS, WindowTable, metrics_for_windows, prepare, window_ends
+    from kindpulse.hrv import COLUMNS, metrics_for_windows, prepare, window_ends
     from kindpulse.sensors.rrfile import read_rr_file
 
     rec = read_rr_file(args.file)
@@ -107,13 +107,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         if series.t_ms.size
         else window_ends(0.0, args.window, args.step)
     )
-    parts: list[WindowTable] = []
-    chunk = 5000
-    for i in range(0, ends.size, chunk):
-        parts.append(metrics_for_windows(series, ends[i : i + chunk], args.window))
-        progress.update("windows", min(i + chunk, ends.size), ends.size)
+    table = metrics_for_windows(
+        series, ends, args.window, progress=lambda d, t: progress.update("windows", d, t)
+    )
     progress.done()
-    table = WindowTable.concat(parts)
     out = sys.stdout
     if args.format == "json":
         json.dump({"windows": list(table.rows())}, out, allow_nan=False)

@@ -69,14 +69,23 @@ class Correction:
     ``rr_ms``: the interval (ms); ``gap_before``: True where the interval does not follow
     the previous one directly (a gap in the input or a dropped interval, so no successive
     difference is taken there); ``changed``: True where correction changed, inserted or
-    merged the interval. ``counts`` counts what was found, by kind (:data:`KINDS`).
+    merged the interval. ``events`` lists what was found, as ``(time_ms, kind)`` with the
+    time of the beat concerned and a kind of :data:`KINDS`, in time order.
     """
 
     t_ms: F64
     rr_ms: F64
     gap_before: BOOL
     changed: BOOL
-    counts: dict[str, int]
+    events: tuple[tuple[float, str], ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many of each kind were found."""
+        out = dict.fromkeys(KINDS, 0)
+        for _, kind in self.events:
+            out[kind] += 1
+        return out
 
 
 def canonical_times(
@@ -394,7 +403,9 @@ def _find_near(peaks: F64, touched: BOOL) -> dict[str, list[int]]:
     return found
 
 
-def _enforce_min(peaks: F64, flags: BOOL, min_rr: float) -> tuple[F64, BOOL]:
+def _enforce_min(
+    peaks: F64, flags: BOOL, min_rr: float, events: list[tuple[float, str]]
+) -> tuple[F64, BOOL]:
     """Merge intervals shorter than ``min_rr`` with their shorter neighbour (extra beats)."""
     while peaks.size >= 3:
         rr = np.diff(peaks)
@@ -409,28 +420,36 @@ def _enforce_min(peaks: F64, flags: BOOL, min_rr: float) -> tuple[F64, BOOL]:
         flags = flags.copy()
         if drop + 1 < peaks.size:
             flags[MERGED, drop + 1] = True
+        events.append((float(peaks[drop]), "too_short"))
         peaks = np.delete(peaks, drop)
         flags = np.delete(flags, drop, axis=1)
     return peaks, flags
 
 
-def _correct_run(peaks: F64, counts: dict[str, int], exhaustive: bool = False) -> tuple[F64, BOOL]:
-    """Correct one gap-free run of beat times; returns times and per-interval changed flags."""
+def _correct_run(
+    peaks: F64, events: list[tuple[float, str]], exhaustive: bool = False
+) -> tuple[F64, BOOL]:
+    """Correct one gap-free run of beat times; returns times and per-interval changed flags,
+    and adds what it found to ``events``."""
     flags = np.zeros((3, peaks.size), dtype=np.bool_)
-    before = peaks.size
-    peaks, flags = _enforce_min(peaks, flags, MIN_RR_MS)
-    counts["too_short"] += before - peaks.size
+    peaks, flags = _enforce_min(peaks, flags, MIN_RR_MS, events)
     for k in range(PASSES):
         found = find_artifacts(peaks) if k == 0 or exhaustive else _find_near(peaks, flags[TOUCHED])
         if not any(found.values()):
             break
         for kind, idx in found.items():
-            counts[kind] += len(idx)
+            events.extend((float(peaks[j]), kind) for j in idx)
         flags[TOUCHED] = False
         peaks, flags = _apply(found, peaks, flags)
     moved, merged = flags[MOVED], flags[MERGED]
     changed = moved[1:] | moved[:-1] | merged[1:]
     return peaks, changed
+
+
+#: Runs longer than this many beats are corrected block by block (bounded memory); each
+#: block is examined with ``_BLOCK_CONTEXT`` beats either side, so the result is the same.
+_BLOCK_BEATS = 131072
+_BLOCK_CONTEXT = CONTEXT_BEATS + 64
 
 
 def correct(rr_ms: F64, t_ms: F64, gap_before: BOOL, *, exhaustive: bool = False) -> Correction:
@@ -443,15 +462,42 @@ def correct(rr_ms: F64, t_ms: F64, gap_before: BOOL, *, exhaustive: bool = False
     """
     rr = np.asarray(rr_ms, dtype=np.float64)
     times = np.asarray(t_ms, dtype=np.float64)
-    counts = dict.fromkeys(KINDS, 0)
+    gap = np.asarray(gap_before, dtype=np.bool_)
+    n = rr.size
+    if n <= _BLOCK_BEATS + 2 * _BLOCK_CONTEXT:
+        return _correct_block(rr, times, gap, exhaustive)
+    parts: list[Correction] = []
+    for a in range(0, n, _BLOCK_BEATS):
+        b = min(n, a + _BLOCK_BEATS)
+        lo, hi = max(0, a - _BLOCK_CONTEXT), min(n, b + _BLOCK_CONTEXT)
+        c = _correct_block(rr[lo:hi], times[lo:hi], gap[lo:hi], exhaustive)
+        after = times[a - 1] if a > 0 else -np.inf
+        upto = times[b - 1] if b < n else np.inf
+        keep = (c.t_ms > after) & (c.t_ms <= upto)
+        events = tuple(e for e in c.events if after < e[0] <= upto)
+        parts.append(
+            Correction(c.t_ms[keep], c.rr_ms[keep], c.gap_before[keep], c.changed[keep], events)
+        )
+    return Correction(
+        t_ms=np.concatenate([p.t_ms for p in parts]),
+        rr_ms=np.concatenate([p.rr_ms for p in parts]),
+        gap_before=np.concatenate([p.gap_before for p in parts]),
+        changed=np.concatenate([p.changed for p in parts]),
+        events=tuple(e for p in parts for e in p.events),
+    )
+
+
+def _correct_block(rr: F64, times: F64, gap_before: BOOL, exhaustive: bool) -> Correction:
+    events: list[tuple[float, str]] = []
+    empty_b = np.empty(0, dtype=np.bool_)
     if rr.size == 0:
         e = np.empty(0, dtype=np.float64)
-        return Correction(e, e, np.empty(0, dtype=np.bool_), np.empty(0, dtype=np.bool_), counts)
+        return Correction(e, e, empty_b, empty_b, ())
     too_long = rr > MAX_RR_MS
-    counts["too_long"] = int(too_long.sum())
+    events.extend((float(t), "too_long") for t in times[too_long])
     # A run is a stretch of usable intervals with no gap; its beats are the run's start
     # time followed by each interval's end time.
-    breaks = np.asarray(gap_before, dtype=np.bool_) | too_long
+    breaks = gap_before | too_long
     breaks[0] = True
     run_starts = np.flatnonzero(breaks)
     run_ends = np.append(run_starts[1:], rr.size)
@@ -468,7 +514,7 @@ def correct(rr_ms: F64, t_ms: F64, gap_before: BOOL, *, exhaustive: bool = False
         peaks[0] = times[s] - rr[s]
         peaks[1:] = times[s:e]
         if e - s >= 2:
-            peaks, changed = _correct_run(peaks, counts, exhaustive)
+            peaks, changed = _correct_run(peaks, events, exhaustive)
         else:
             changed = np.zeros(1, dtype=np.bool_)
         seg_rr = np.diff(peaks)
@@ -478,15 +524,16 @@ def correct(rr_ms: F64, t_ms: F64, gap_before: BOOL, *, exhaustive: bool = False
         out_rr.append(seg_rr)
         out_gap.append(g)
         out_changed.append(changed)
+    events.sort(key=lambda e: e[0])
     if not out_t:
         e0 = np.empty(0, dtype=np.float64)
-        return Correction(e0, e0, np.empty(0, dtype=np.bool_), np.empty(0, dtype=np.bool_), counts)
-    gap_before = np.concatenate(out_gap)
-    gap_before[0] = False
+        return Correction(e0, e0, empty_b, empty_b, tuple(events))
+    gap_out = np.concatenate(out_gap)
+    gap_out[0] = False
     return Correction(
         t_ms=np.concatenate(out_t),
         rr_ms=np.concatenate(out_rr),
-        gap_before=gap_before,
+        gap_before=gap_out,
         changed=np.concatenate(out_changed),
-        counts=counts,
+        events=tuple(events),
     )

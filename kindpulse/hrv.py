@@ -42,7 +42,7 @@ Pure: no clock, no IO.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
@@ -236,14 +236,43 @@ def _check_window(window_s: float, step_s: float) -> None:
         raise ValueError("window and step must be positive seconds")
 
 
+#: Windows computed together; their beats alone are in memory at once.
+WINDOW_CHUNK = 2048
+
+
 def metrics_for_windows(
-    s: Series, ends_s: F64, window_s: float, *, spectrum: bool = True
+    s: Series,
+    ends_s: F64,
+    window_s: float,
+    *,
+    spectrum: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> WindowTable:
     """Metrics of the windows of length ``window_s`` ending at ``ends_s`` over series ``s``
     (``spectrum=False`` leaves lf, hf and lf_hf null, for callers that need time domain
-    only)."""
-    t, rr = s.t_ms, s.rr_ms
+    only). Windows are computed in chunks of :data:`WINDOW_CHUNK` over only the beats they
+    hold, so memory stays bounded on long recordings; ``progress(done, total)`` is called
+    after each chunk."""
     ends = np.asarray(ends_s, dtype=np.float64)
+    parts: list[WindowTable] = []
+    for c0 in range(0, max(ends.size, 1), WINDOW_CHUNK):
+        e = ends[c0 : c0 + WINDOW_CHUNK]
+        if e.size:
+            a = int(np.searchsorted(s.t_ms, 1000.0 * (e[0] - window_s), side="right"))
+            b = int(np.searchsorted(s.t_ms, 1000.0 * e[-1], side="right"))
+            a = max(0, a - 1)  # the beat before: the length of a gap before the first
+            sub = Series(s.t_ms[a:b], s.rr_ms[a:b], s.gap_before[a:b], s.changed[a:b])
+        else:
+            sub = s
+        parts.append(_metrics_chunk(sub, e, window_s, spectrum))
+        if progress is not None:
+            progress(min(c0 + WINDOW_CHUNK, ends.size), ends.size)
+    return WindowTable.concat(parts)
+
+
+def _metrics_chunk(s: Series, ends: F64, window_s: float, spectrum: bool) -> WindowTable:
+    t, rr = s.t_ms, s.rr_ms
+    ends = np.asarray(ends, dtype=np.float64)
     lo = np.searchsorted(t, 1000.0 * (ends - window_s), side="right").astype(np.int64)
     hi = np.searchsorted(t, 1000.0 * ends, side="right").astype(np.int64)
     n = hi - lo

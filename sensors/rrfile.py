@@ -20,6 +20,7 @@ and line, e.g. ``rr.txt:17: 'abc' is not a number``.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -110,25 +111,74 @@ def parse_rr_bytes(raw: bytes, name: str) -> Recording:
         raise InputDataError(
             f"{name}:{line}: not UTF-8 text (byte {e.start}), expected RR intervals as text"
         ) from None
-    lines = text.splitlines()
-    data: list[tuple[int, str]] = [
-        (i + 1, ln) for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")
-    ]
-    if not data:
+    head = _first_data_lines(text, 3)
+    if not head:
         what = "the file is empty" if not text.strip() else "only comments and blank lines"
         raise InputDataError(f"{name}: no RR intervals found ({what})")
-
-    _first_no, first = data[0]
+    first_no, first = head[0]
     delim = next((d for d in _DELIMS if d in first), None)
     fields = _split(first, delim)
     header: list[str] | None = None
     if not all(_is_number(f) for f in fields) and not _looks_like_data_row(fields):
         header = fields
-        data = data[1:]
-        if not data:
+        head = head[1:]
+        if not head:
             raise InputDataError(f"{name}: no RR intervals found (only a header line)")
-    rr_col, t_col, unit_hint = _columns(header, data, delim, name)
+    rr_col, t_col, unit_hint = _columns(header, head, delim, name)
+    if t_col is None:
+        fast = _fast_column(text, delim, rr_col, first_no if header is not None else 0)
+        if fast is not None:
+            unit = unit_hint or _guess_unit(fast)
+            rr_ms = fast * 1000.0 if unit == "s" else fast
+            if _plausible(rr_ms):
+                return Recording(name, rr_ms, None, None, unit)
+    # The careful path: line by line, so a problem is named with its line.
+    lines = text.splitlines()
+    data = [
+        (i + 1, ln) for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    if header is not None:
+        data = data[1:]
     return _read_columns(data, delim, rr_col, t_col, unit_hint, name)
+
+
+def _first_data_lines(text: str, count: int) -> list[tuple[int, str]]:
+    """The first ``count`` lines that are neither blank nor comments, with line numbers."""
+    out: list[tuple[int, str]] = []
+    for no, line in enumerate(io.StringIO(text), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            out.append((no, line.rstrip("\r\n")))
+            if len(out) == count:
+                break
+    return out
+
+
+def _fast_column(text: str, delim: str | None, col: int, skip: int) -> NDArray[np.float64] | None:
+    """The RR column of a well-formed file without building a Python object per line
+    (numpy's C reader); None when anything is off, so the careful path can say what."""
+    try:
+        values = np.loadtxt(
+            io.StringIO(text),
+            dtype=np.float64,
+            comments="#",
+            delimiter=delim,
+            usecols=col,
+            skiprows=skip,
+            ndmin=1,
+            encoding=None,
+        )
+    except (ValueError, IndexError):
+        return None
+    return values if values.size else None
+
+
+def _guess_unit(values: NDArray[np.float64]) -> str:
+    return "s" if float(np.median(values)) < SECONDS_MEDIAN_LIMIT else "ms"
+
+
+def _plausible(rr_ms: NDArray[np.float64]) -> bool:
+    return bool(np.all(np.isfinite(rr_ms) & (rr_ms > 0) & (rr_ms <= MAX_RR_MS)))
 
 
 def _looks_like_data_row(fields: list[str]) -> bool:
@@ -205,7 +255,7 @@ def _read_columns(
             f"{name}:{data[k][0]}: {texts[k]!r} is not an RR interval "
             "(expected a positive, finite number)"
         )
-    unit = unit_hint or ("s" if float(np.median(values)) < SECONDS_MEDIAN_LIMIT else "ms")
+    unit = unit_hint or _guess_unit(values)
     rr_ms = values * 1000.0 if unit == "s" else values
     too_big = rr_ms > MAX_RR_MS
     if too_big.any():

@@ -206,3 +206,17 @@ def test_later_passes_near_changes_equal_exhaustive_passes(sparse: bool) -> None
     np.testing.assert_array_equal(fast.t_ms, slow.t_ms)
     np.testing.assert_array_equal(fast.changed, slow.changed)
     assert fast.counts == slow.counts
+
+
+def test_long_runs_are_corrected_in_blocks_with_the_same_result() -> None:
+    # Longer than one block: the block-by-block result equals correcting it in one go.
+    base = np.loadtxt(ART / "nsrdb_60min_injected.txt")
+    rr = np.tile(base, 1 + (artifacts._BLOCK_BEATS + 3 * artifacts._BLOCK_CONTEXT) // base.size)
+    times, gap = artifacts.canonical_times(rr, None)
+    blocked = artifacts.correct(rr, times, gap)
+    whole = artifacts._correct_block(rr, times, gap, exhaustive=False)
+    np.testing.assert_array_equal(blocked.t_ms, whole.t_ms)
+    np.testing.assert_array_equal(blocked.rr_ms, whole.rr_ms)
+    np.testing.assert_array_equal(blocked.changed, whole.changed)
+    np.testing.assert_array_equal(blocked.gap_before, whole.gap_before)
+    assert blocked.events == whole.events
