@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from kindpulse import __version__
-from kindpulse.errors import EX_USAGE, KindpulseError
+from kindpulse.errors import EX_USAGE, InputDataError, KindpulseError, NoInputError
+
+if TYPE_CHECKING:
+    from kindpulse.analysis import Detection
+    from kindpulse.detector import DetectorConfig
+    from kindpulse.hrv import Series
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -79,6 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="output format (default table)",
     )
+    a.add_argument(
+        "--episodes",
+        action="store_true",
+        help="also detect sustained stress (and activity) episodes",
+    )
+    a.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="start from this saved baseline (JSON) instead of a fresh one",
+    )
+    a.add_argument("--config", metavar="FILE", help="apply this config's [detector] section")
     a.set_defaults(handler=_cmd_analyze)
 
     _add_optional_commands(sub)
@@ -111,9 +129,13 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         series, ends, args.window, progress=lambda d, t: progress.update("windows", d, t)
     )
     progress.done()
+    found = _detect(series, args) if args.episodes else None
     out = sys.stdout
     if args.format == "json":
-        json.dump({"windows": list(table.rows())}, out, allow_nan=False)
+        doc: dict[str, object] = {"windows": list(table.rows())}
+        if found is not None:
+            doc.update(found.to_json())
+        json.dump(doc, out, allow_nan=False)
         out.write("\n")
     elif args.format == "csv":
         w = csv.writer(out, lineterminator="\n")
@@ -122,7 +144,36 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             w.writerow(["" if row[c] is None else repr(row[c]) for c in COLUMNS])
     else:
         _write_table(out, list(table.rows()), COLUMNS)
+        if found is not None:
+            out.write("\n" + found.describe())
     return 0
+
+
+def _detect(series: Series, args: argparse.Namespace) -> Detection:
+    from kindpulse.analysis import detect
+    from kindpulse.detector import BaselineTracker
+
+    cfg = _detector_config(args.config)
+    baseline = None
+    if args.baseline:
+        try:
+            doc = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
+            baseline = BaselineTracker.from_dict(doc)
+        except OSError as e:
+            raise NoInputError(f"{args.baseline}: cannot be read ({e.strerror})") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputDataError(f"{args.baseline}: not a kindpulse baseline ({e})") from None
+    return detect(series, cfg, baseline)
+
+
+def _detector_config(path: str | None) -> DetectorConfig:
+    from kindpulse.detector import DetectorConfig
+
+    if path is None:
+        return DetectorConfig()
+    from kindpulse.config.loader import load_config
+
+    return DetectorConfig.from_mapping(dataclasses.asdict(load_config(Path(path)).detector))
 
 
 _TABLE_FMT = {
