@@ -194,3 +194,33 @@ def test_a_gap_in_timestamps_nulls_the_spectrum_of_windows_holding_it(tmp_path: 
     assert holding and clear
     assert all(w["lf"] is None and w["hf"] is None for w in holding)
     assert all(w["lf"] is not None and math.isfinite(w["lf"]) for w in clear)
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    rr = np.tile(np.loadtxt(DATA / "nsrdb_60min.txt"), 55)  # over 200,000 intervals
+    f = tmp_path / "long.txt"
+    f.write_text("\n".join(f"{v:g}" for v in rr) + "\n")
+    quiet = run("analyze", str(f), "--format", "csv")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    main, sub = pty.openpty()
+    p = subprocess.Popen(
+        [KINDPULSE, "analyze", str(f), "--format", "csv"],
+        stdout=subprocess.DEVNULL, stderr=sub, close_fds=True,
+    )
+    os.close(sub)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert p.wait(timeout=120) == 0
+    os.close(main)
+    assert b"windows [" in seen and b"]" in seen
+    assert seen.endswith(b"\r\x1b[K")  # the bar is cleared when done
