@@ -1,0 +1,180 @@
+"""Replay a recording, or play the simulator, as a live beat source.
+
+Both implement :class:`~kindpulse.sensors.source.BeatSource`, so the daemon, the demo and
+the tests share one pipeline with the Bluetooth strap.
+
+Placing beats on the wall clock (DESIGN.md, Data contracts): beat i of a file without
+timestamps is at ``start + (C_i − C_0)/1000`` s (``start`` defaults to the moment the
+replay starts); a file with date-time timestamps keeps them; plain-second timestamps are
+taken relative to ``start``. Pacing: beat times are reached in real time, or ``speed``
+times faster; a :class:`~kindpulse.types.Beat`'s ``t`` is its wall-clock time in epoch
+seconds, so everything downstream (cooldowns, quiet hours) runs on the source's clock.
+Where times jump beyond the RR (a gap in a recording, a dropout), a
+:class:`~kindpulse.types.Gap` comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kindpulse.artifacts import GAP_TOLERANCE_MS
+from kindpulse.sensors.source import SourceCounters, SourceStatus
+from kindpulse.types import Beat, Gap
+
+F64 = NDArray[np.float64]
+Chunk = tuple[F64, F64 | None]
+
+#: At most this long between wake-ups while waiting for the next beat (s), so close() is
+#: honoured promptly.
+MAX_SLEEP_S = 0.25
+
+
+class ReplaySource:
+    """Beats from chunks of ``(rr_ms, t_ms)`` (``t_ms`` = each beat's own time in ms, or
+    None to follow the RR), placed from ``start_epoch_s`` and paced ``speed`` times faster
+    than real time."""
+
+    def __init__(
+        self,
+        chunks: Iterable[Chunk],
+        *,
+        start_epoch_s: float,
+        speed: float = 1.0,
+        name: str = "replay",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not speed > 0:
+            raise ValueError("speed must be positive")
+        self._chunks: Iterator[Chunk] = iter(chunks)
+        self._start = start_epoch_s
+        self._speed = speed
+        self._name = name
+        self._clock = clock
+        self._sleep = sleep
+        self._closed = asyncio.Event()
+        self._beats = 0
+        self._gaps = 0
+        self._streaming = False
+        self._done = False
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | Path,
+        *,
+        start: datetime | None = None,
+        speed: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        now: Callable[[], float] = time.time,
+    ) -> ReplaySource:
+        """A recording in any format ``kindpulse analyze`` reads (raises its errors)."""
+        from kindpulse.sensors.rrfile import read_rr_file
+
+        rec = read_rr_file(path)
+        if rec.t_ms is not None and rec.start is not None:
+            # Date-time timestamps: the file's own clock; t_ms is (ts_i − ts_0) + rr_0.
+            start_s = rec.start.timestamp() - float(rec.rr_ms[0]) / 1000.0
+            t_ms: F64 | None = rec.t_ms
+        else:
+            first = start.timestamp() if start is not None else now()
+            start_s = first - float(rec.rr_ms[0]) / 1000.0  # beat 0 lands on `start`
+            t_ms = rec.t_ms
+        return cls(
+            [(rec.rr_ms, t_ms)],
+            start_epoch_s=start_s,
+            speed=speed,
+            name=f"replay of {Path(path).name}",
+            clock=clock,
+            sleep=sleep,
+        )
+
+    @property
+    def status(self) -> SourceStatus:
+        return SourceStatus(
+            connected=self._streaming and not self._done,
+            device_name=self._name,
+            counters=SourceCounters(
+                frames=self._beats, beats=self._beats, gaps=self._gaps,
+                connects=1 if self._streaming else 0,
+            ),
+        )
+
+    @property
+    def finished(self) -> bool:
+        """True once every beat has been delivered."""
+        return self._done
+
+    async def close(self) -> None:
+        self._closed.set()
+
+    async def stream(self) -> AsyncIterator[Beat | Gap]:
+        """The beats (and gaps) in time order, paced; ends at the end of the data or on
+        :meth:`close`."""
+        self._streaming = True
+        t0_mono = self._clock()
+        first_t: float | None = None
+        prev_t: float | None = None  # own time (ms) of the previous beat
+        cursor = 0.0  # cumulative ms when following the RR
+        for rr, own in self._chunks:
+            rr = np.asarray(rr, dtype=np.float64)
+            if own is None:
+                times = cursor + np.cumsum(rr)
+                cursor = float(times[-1]) if times.size else cursor
+            else:
+                times = np.asarray(own, dtype=np.float64)
+            for k in range(rr.size):
+                t_ms = float(times[k])
+                if first_t is None:
+                    first_t = t_ms
+                if prev_t is not None and t_ms - prev_t > rr[k] + GAP_TOLERANCE_MS:
+                    self._gaps += 1
+                    yield Gap(self._start + (prev_t + rr[k]) / 1000.0, "gap in the recording")
+                prev_t = t_ms
+                due = t0_mono + (t_ms - first_t) / 1000.0 / self._speed
+                while True:
+                    if self._closed.is_set():
+                        self._done = True
+                        return
+                    wait = due - self._clock()
+                    if wait <= 0:
+                        break
+                    await self._sleep(min(wait, MAX_SLEEP_S))
+                self._beats += 1
+                yield Beat(self._start + t_ms / 1000.0, float(rr[k]))
+        self._done = True
+
+
+def simulated_source(
+    scenario: str | None,
+    *,
+    seed: int = 0,
+    start: datetime | None = None,
+    speed: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    now: Callable[[], float] = time.time,
+) -> ReplaySource:
+    """The simulated wearer: a scenario (built-in name or TOML file), or with None an
+    endless ordinary day. Beats keep the simulator's own times, so dropouts are gaps."""
+    from kindpulse.sensors import simulator
+
+    first = start.timestamp() if start is not None else now()
+    if scenario is None:
+        chunks: Iterable[Chunk] = simulator.endless_day(seed)
+        name = "simulated ordinary days"
+    else:
+        sc = simulator.load_scenario(scenario)
+        chunks = simulator.iter_chunks(sc, seed)
+        name = f"simulated {sc.name}"
+    return ReplaySource(
+        chunks, start_epoch_s=first, speed=speed, name=name, clock=clock, sleep=sleep
+    )
