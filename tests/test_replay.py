@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -91,4 +92,4 @@ def test_simulated_source_streams_the_scenario() -> None:
     sim = simulate(load_scenario("stress"), 3)
     assert [b.rr_ms for b in beats] == sim.rr_ms.tolist()
     assert beats[0].t == pytest.approx(1_700_000_000.0 + sim.t_ms[0] / 1000.0)
-    assert all(b2.t > b1.t for b1, b2 in zip(beats, beats[1:], strict=False))
+    assert all(b2.t > b1.t for b1, b2 in itertools.pairwise(beats))
