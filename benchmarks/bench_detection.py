@@ -49,6 +49,11 @@ def _fault(kind: str, at_min: float, **extra: float) -> str:
     return "\n".join(lines)
 
 
+def _total_min(segs: list[str]) -> float:
+    return sum(float(line.split("=")[1]) for seg in segs for line in seg.splitlines()
+               if line.startswith("minutes ="))
+
+
 def suite() -> list[tuple[str, str, int]]:
     """(name, scenario TOML, seed) for every scenario of the benchmark; fixed."""
     rng = np.random.default_rng(20261125)
@@ -84,7 +89,8 @@ def suite() -> list[tuple[str, str, int]]:
                 )
             )
             segs += filler(float(rng.uniform(30, 60)))
-        faults = [_fault("ectopic", float(rng.uniform(5, 150)), count=int(rng.integers(1, 6)))]
+        total = _total_min(segs)
+        faults = [_fault("ectopic", float(rng.uniform(5, total - 5)), count=int(rng.integers(1, 6)))]
         body = "\n\n".join([f'name = "stress_{i:02d}"', person(), *segs, *faults])
         out.append((f"stress_{i:02d}", body, 1000 + i))
     # Weaker stress (welcome when caught, never a false alarm): 6 scenarios of about 2 h.
@@ -99,14 +105,14 @@ def suite() -> list[tuple[str, str, int]]:
     # Ordinary days with confounders and faults, no stress: 16 scenarios of about 5 h.
     for i in range(16):
         segs = [_segment("calm", 30), *filler(270)]
+        hi = _total_min(segs) - 10
+        at = sorted(rng.choice(np.arange(40.0, hi, 12.0), 5, replace=False) + rng.uniform(0, 4, 5))
         faults = [
-            _fault("ectopic", float(rng.uniform(40, 280)), count=int(rng.integers(2, 10))),
-            _fault("missed", float(rng.uniform(40, 280)), count=int(rng.integers(1, 5))),
-            _fault("extra", float(rng.uniform(40, 280)), count=int(rng.integers(1, 5))),
-            _fault("loose_strap", float(rng.uniform(40, 280)),
-                   duration_s=round(float(rng.uniform(20, 120)))),
-            _fault("dropout", float(rng.uniform(40, 280)),
-                   duration_s=round(float(rng.uniform(5, 300)))),
+            _fault("ectopic", at[0], count=int(rng.integers(2, 10))),
+            _fault("missed", at[1], count=int(rng.integers(1, 5))),
+            _fault("extra", at[2], count=int(rng.integers(1, 5))),
+            _fault("loose_strap", at[3], duration_s=round(float(rng.uniform(20, 120)))),
+            _fault("dropout", at[4], duration_s=round(float(rng.uniform(5, 300)))),
         ]
         body = "\n\n".join([f'name = "day_{i:02d}"', person(), *segs, *faults])
         out.append((f"day_{i:02d}", body, 3000 + i))
