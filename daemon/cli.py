@@ -104,12 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Commands whose modules register themselves (kept out of ``analyze``'s imports)."""
-    try:
-        from kindpulse.sensors.record import add_ble_commands
-    except ImportError:
-        return
+    """Commands that live with their own modules (their heavy imports stay inside them)."""
+    from kindpulse.config.commands import add_config_commands
+    from kindpulse.sensors.record import add_ble_commands
+    from kindpulse.sensors.simulator import add_simulate_command
+
     add_ble_commands(sub)
+    add_simulate_command(sub)
+    add_config_commands(sub)
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:

@@ -63,8 +63,8 @@ class DetectorConfig:
     step_s: float = 15.0
     bootstrap_min: float = 20.0
     baseline_days: float = 14.0
-    stress_z_ln_rmssd: float = -1.5
-    stress_z_hr: float = 1.5
+    stress_z_ln_rmssd: float = -3.0
+    stress_z_hr: float = 2.0
     elevated_z: float = 0.75
     active_hr_delta_bpm: float = 28.0
     recovery_min: float = 15.0

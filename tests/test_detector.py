@@ -163,7 +163,7 @@ def test_baseline_round_trips_and_a_saved_one_skips_the_warm_up() -> None:
 
 
 def test_threshold_shift_makes_stress_harder_to_call() -> None:
-    spec = [(25, 0, 1.0), (10, 7, 0.75), (15, 0, 1.0)]
+    spec = [(25, 0, 1.0), (10, 9, 0.64), (15, 0, 1.0)]
     assert len(stress_episodes(run(windows(spec)))) == 1
     assert stress_episodes(run(windows(spec), DetectorConfig(threshold_shift=1.0))) == []
 
