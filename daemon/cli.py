@@ -99,8 +99,46 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--config", metavar="FILE", help="apply this config's [detector] section")
     a.set_defaults(handler=_cmd_analyze)
 
+    r = sub.add_parser(
+        "run",
+        help="run the daemon (what the systemd service starts)",
+        description="Listen to the strap (or a replay or the simulator) and notice sustained "
+        "strain. Every flag has a key in the config file's [sensor] section.",
+    )
+    r.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $KINDPULSE_CONFIG or ~/.config/kindpulse/config.toml)",
+    )
+    r.add_argument("--source", choices=("ble", "replay", "sim"), help="where beats come from")
+    r.add_argument("--replay", metavar="FILE", help="recording to replay (--source replay)")
+    r.add_argument("--start", metavar="ISO8601", help="wall-clock time of a replay's first beat")
+    r.add_argument("--scenario", metavar="NAME|FILE", help="simulator scenario (--source sim)")
+    r.add_argument("--speed", type=_positive_float, metavar="X", help="replay/sim speed-up")
+    r.add_argument("--state-dir", metavar="DIR", help="where the log and status live")
+    r.add_argument(
+        "--until-end", action="store_true", help="exit 0 when a replay or scenario is finished"
+    )
+    r.set_defaults(handler=_lazy("kindpulse.daemon.run", "cmd_run"))
+    st = sub.add_parser("status", help="what the running daemon is doing")
+    st.add_argument("--state-dir", metavar="DIR", help="where the daemon keeps its status")
+    st.add_argument("--json", action="store_true", help="machine-readable")
+    st.set_defaults(handler=_lazy("kindpulse.daemon.run", "cmd_status"))
+
     _add_optional_commands(sub)
     return parser
+
+
+def _lazy(module: str, name: str) -> Handler:
+    """A handler imported only when its command runs."""
+
+    def handler(args: argparse.Namespace) -> int:
+        import importlib
+
+        fn: Handler = getattr(importlib.import_module(module), name)
+        return fn(args)
+
+    return handler
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,430 @@
+"""``kindpulse run``: the one place that wires source -> core -> (log, prompts).
+
+Data flow, per item from the source (BLE strap, replay file or simulator):
+
+    Beat(t, rr_ms)  -> IncrementalWindows (60 s windows every 15 s, corrected)
+                    -> Detector (baseline, states, episodes)
+                    -> episode lines in the log, the status file
+    Gap             -> the next beat starts a new run (no difference spans the gap)
+
+Time: a beat's ``t`` is the source's clock in epoch seconds (a replay at ``--speed`` runs
+its own clock); window ends are seconds from the session's origin, and the status file
+reports both. The event loop also sends ``WATCHDOG=1`` to the service manager, but only
+while the pipeline keeps up: a ping goes out only when the loop is not blocked and the
+source's items are being consumed (or the source is quietly waiting).
+
+Stopping: SIGTERM/SIGINT close the source, settle the windows, save the baseline and the
+status, and exit 0 within about a second. SIGHUP reloads the configuration; an invalid new
+one is refused with one log line and the old one stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kindpulse.config.schema import Config
+from kindpulse.detector import BaselineTracker, Detector, DetectorConfig, Episode, WindowInput
+from kindpulse.errors import ConfigError, UsageError
+from kindpulse.hrv import IncrementalWindows, WindowTable
+from kindpulse.sensors.source import BeatSource
+from kindpulse.types import Beat, Gap
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE = "status.json"
+BASELINE_FILE = "baseline.json"
+#: How often (s, wall clock) the status file is rewritten and the service manager told.
+STATUS_EVERY_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What ``kindpulse run`` was asked to do, after the config and the flags are merged."""
+
+    source: str
+    replay: Path | None
+    start: datetime | None
+    scenario: str | None
+    speed: float
+    state_dir: Path
+    until_end: bool
+    address: str | None = None
+    name: str | None = None
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) 0700; tighten an existing one."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable by its owner alone (0600)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def make_source(opts: RunOptions, config: Config) -> BeatSource:
+    """The beat source the options name (raises the readers' errors for a bad replay)."""
+    from kindpulse.sensors import replay
+
+    if opts.source == "replay":
+        if opts.replay is None:
+            raise UsageError("--source replay needs --replay FILE (or [sensor] replay)")
+        return replay.ReplaySource.from_file(opts.replay, start=opts.start, speed=opts.speed)
+    if opts.source == "sim":
+        return replay.simulated_source(opts.scenario, start=opts.start, speed=opts.speed)
+    from kindpulse.sensors.ble import BleConfig, BleHeartRateSource
+
+    s = config.sensor
+    return BleHeartRateSource(
+        BleConfig(
+            address=opts.address or None,
+            name=opts.name or None,
+            backoff_initial_s=s.backoff_initial_s,
+            backoff_max_s=s.backoff_max_s,
+            watchdog_s=s.watchdog_s,
+            battery_interval_s=s.battery_interval_s,
+        )
+    )
+
+
+class Pipeline:
+    """Beats in, windows and episodes out; pure apart from the log lines it writes."""
+
+    def __init__(self, detector_config: DetectorConfig, baseline: BaselineTracker | None) -> None:
+        self.cfg = detector_config
+        self.windows = IncrementalWindows(detector_config.window_s, detector_config.step_s)
+        self.detector = Detector(detector_config, baseline)
+        self.origin: float | None = None  # epoch seconds of the session's time zero
+        self.last_beat_t: float | None = None
+        self.beats = 0
+        self.confirmed: list[Episode] = []
+
+    def feed(self, item: Beat | Gap) -> list[Episode]:
+        if isinstance(item, Gap):
+            self.windows.mark_gap()
+            return []
+        if self.origin is None:
+            self.origin = item.t - item.rr_ms / 1000.0
+        self.beats += 1
+        self.last_beat_t = item.t
+        table = self.windows.push([item.rr_ms], [(item.t - self.origin) * 1000.0])
+        return self._score(table)
+
+    def finish(self) -> list[Episode]:
+        out = self._score(self.windows.flush())
+        if self.last_beat_t is not None and self.origin is not None:
+            out += self.detector.finish(self.last_beat_t - self.origin)
+        return out
+
+    def _score(self, table: WindowTable) -> list[Episode]:
+        out: list[Episode] = []
+        for row in table.rows():
+            out += self.detector.step(
+                WindowInput(
+                    end_s=float(row["end_s"] or 0.0),
+                    n_beats=int(row["n_beats"] or 0),
+                    mean_rr=_f(row["mean_rr"]),
+                    mean_hr=_f(row["mean_hr"]),
+                    ln_rmssd=_f(row["ln_rmssd"]),
+                    artifact_pct=_f(row["artifact_pct"]),
+                )
+            )
+        return out
+
+    def wall(self, session_s: float) -> float:
+        return (self.origin or 0.0) + session_s
+
+
+def _f(v: float | int | None) -> float | None:
+    return None if v is None else float(v)
+
+
+def _iso(t: float | None) -> str | None:
+    if t is None or not math.isfinite(t):
+        return None
+    return datetime.fromtimestamp(t, tz=timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+class Daemon:
+    """The run loop: one task reads the source, the loop itself pings the watchdog."""
+
+    def __init__(
+        self,
+        config: Config,
+        opts: RunOptions,
+        *,
+        notifier: Any,
+        reload_config: Callable[[], Config],
+        source_factory: Callable[[RunOptions, Config], BeatSource] = make_source,
+    ) -> None:
+        self.config = config
+        self.opts = opts
+        self.notifier = notifier
+        self._reload = reload_config
+        self._make_source = source_factory
+        self.state_dir = private_dir(opts.state_dir)
+        self.pipeline = Pipeline(self._detector_config(config), self._load_baseline())
+        self.source: BeatSource | None = None
+        self._stop = asyncio.Event()
+        self._progress_at = time.monotonic()
+        self._started = time.time()
+
+    @staticmethod
+    def _detector_config(config: Config) -> DetectorConfig:
+        return DetectorConfig.from_mapping(dataclasses.asdict(config.detector))
+
+    def _load_baseline(self) -> BaselineTracker | None:
+        path = self.state_dir / BASELINE_FILE
+        if not path.exists():
+            return None
+        try:
+            return BaselineTracker.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("%s: not a usable baseline (%s); learning afresh", path, e)
+            return None
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def reload(self) -> None:
+        self.notifier.reloading()
+        try:
+            new = self._reload()
+        except ConfigError as e:
+            log.error("reload refused, keeping the running configuration: %s", e)
+        else:
+            self.config = new
+            old = self.pipeline.detector
+            old.cfg = self._detector_config(new)
+            log.info("configuration reloaded")
+        self.notifier.ready()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.source = self._make_source(self.opts, self.config)
+        reader = asyncio.create_task(self._read(self.source))
+        self.notifier.ready()
+        self._write_status()
+        try:
+            while not self._stop.is_set() and not reader.done():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), STATUS_EVERY_S)
+                self._tick()
+        finally:
+            self.notifier.stopping()
+            await self.source.close()
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(reader, 1.5)
+            if not reader.done():
+                reader.cancel()
+            for ep in self.pipeline.finish():
+                self._episode(ep)
+            self._save_baseline()
+            self._write_status(stopped=True)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+        if reader.done() and not reader.cancelled() and reader.exception() is not None:
+            raise reader.exception()  # type: ignore[misc]
+        return 0
+
+    async def _read(self, source: BeatSource) -> None:
+        async for item in source.stream():
+            self._progress_at = time.monotonic()
+            for ep in self.pipeline.feed(item):
+                self._episode(ep)
+            if self._stop.is_set():
+                break
+        if not self.opts.until_end:
+            # A replay or scenario has ended: keep running (status stays readable) until
+            # stopped, as a service would.
+            await self._stop.wait()
+
+    def _episode(self, ep: Episode) -> None:
+        p = self.pipeline
+        when = _iso(p.wall(ep.confirmed_s if ep.end_s == ep.confirmed_s else ep.end_s))
+        if ep.kind == "stress" and ep.end_s == ep.confirmed_s:
+            p.confirmed.append(ep)
+            log.warning("sustained strain noticed at %s: %s", when, ep.explanation)
+        elif ep.kind == "stress":
+            log.info("stretch of strain ended at %s (from %s)", when, _iso(p.wall(ep.start_s)))
+        else:
+            log.info("activity from %s to %s", _iso(p.wall(ep.start_s)), when)
+
+    def _tick(self) -> None:
+        # The watchdog is fed from the loop itself, and only while items keep flowing or
+        # the source says it is waiting (not connected, or a replay that has finished).
+        src = self.source
+        waiting = src is not None and not src.status.connected
+        if waiting or time.monotonic() - self._progress_at < 30.0:
+            self.notifier.watchdog()
+        self._write_status()
+
+    def _state(self) -> str:
+        scores = self.pipeline.detector.scores
+        return scores[-1].state.value if scores else "unknown"
+
+    def status_doc(self, stopped: bool = False) -> dict[str, Any]:
+        src = self.source.status if self.source is not None else None
+        p = self.pipeline
+        base = p.detector.baseline.current()
+        last_ep = p.confirmed[-1] if p.confirmed else None
+        return {
+            "pid": os.getpid(),
+            "running": not stopped,
+            "updated": _iso(time.time()),
+            "started": _iso(self._started),
+            "source": self.opts.source,
+            "device": None if src is None else src.device_name,
+            "address": None if src is None else src.device_address,
+            "connected": False if src is None else src.connected,
+            "battery_pct": None if src is None else src.battery_pct,
+            "contact": None if src is None else src.contact,
+            "counters": None if src is None else dataclasses.asdict(src.counters),
+            "beats": p.beats,
+            "last_beat": _iso(p.last_beat_t),
+            "last_beat_epoch": p.last_beat_t,
+            "state": self._state(),
+            "baseline_ready": base.ready,
+            "in_episode": p.detector.open_episode is not None,
+            "last_episode": None
+            if last_ep is None
+            else {
+                "confirmed": _iso(p.wall(last_ep.confirmed_s)),
+                "explanation": last_ep.explanation,
+            },
+        }
+
+    def status_line(self) -> str:
+        d = self.status_doc()
+        who = d["device"] or d["source"]
+        link = "connected" if d["connected"] else "waiting"
+        return f"{who} {link} · {d['state']}"
+
+    def _write_status(self, stopped: bool = False) -> None:
+        doc = self.status_doc(stopped)
+        try:
+            write_private(self.state_dir / STATUS_FILE, json.dumps(doc, indent=1) + "\n")
+        except OSError as e:
+            log.warning("status file not written: %s", e)
+        if not stopped:
+            self.notifier.status(self.status_line())
+
+    def _save_baseline(self) -> None:
+        doc = self.pipeline.detector.baseline.to_dict()
+        try:
+            write_private(self.state_dir / BASELINE_FILE, json.dumps(doc) + "\n")
+        except OSError as e:
+            log.warning("baseline not saved: %s", e)
+
+
+def default_state_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_state_path("kindpulse"))
+
+
+def _parse_start(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--start {text!r}: expected an ISO 8601 date-time") from None
+    return dt if dt.tzinfo is not None else dt.astimezone()
+
+
+def cmd_run(args: Any) -> int:
+    """``kindpulse run``: merge flags over the config, then run until stopped."""
+    from kindpulse.config.loader import load_config
+    from kindpulse.daemon.logs import setup_logging
+    from kindpulse.daemon.sdnotify import Notifier
+
+    config = load_config(args.config)
+    if not args.verbose:
+        setup_logging(config.logging.level.upper())
+    s = config.sensor
+    state_dir = (
+        Path(args.state_dir)
+        if args.state_dir
+        else (config.storage.state_dir or default_state_dir())
+    )
+    opts = RunOptions(
+        source=args.source or s.source,
+        replay=Path(args.replay) if args.replay else s.replay,
+        start=_parse_start(args.start) or s.start,
+        scenario=args.scenario or s.scenario or None,
+        speed=args.speed if args.speed is not None else s.speed,
+        state_dir=state_dir,
+        until_end=args.until_end,
+        address=s.address or None,
+        name=s.name or None,
+    )
+    daemon = Daemon(
+        config, opts, notifier=Notifier.from_env(), reload_config=lambda: load_config(args.config)
+    )
+    return asyncio.run(daemon.run())
+
+
+def cmd_status(args: Any) -> int:
+    """``kindpulse status``: what the daemon last wrote, or a clear line when it is not
+    running."""
+    state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    path = state_dir / STATUS_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        doc = None
+    except (OSError, ValueError):
+        doc = None
+    alive = False
+    if doc is not None and doc.get("running"):
+        try:
+            os.kill(int(doc["pid"]), 0)
+            alive = True
+        except (OSError, ValueError, KeyError):
+            alive = False
+    if args.json:
+        print(json.dumps({"running": alive, "status": doc}))
+        return 0
+    if doc is None:
+        print(f"kindpulse is not running (no status in {state_dir}).")
+        return 3
+    if not alive:
+        print(f"kindpulse is not running; it last wrote at {doc.get('updated')}.")
+    who = doc.get("device") or doc.get("source")
+    link = "connected" if doc.get("connected") else "not connected"
+    print(f"device:      {who} ({link})")
+    if doc.get("battery_pct") is not None:
+        print(f"battery:     {doc['battery_pct']}%")
+    print(f"last beat:   {doc.get('last_beat') or 'none yet'}")
+    state = doc.get("state")
+    if not doc.get("baseline_ready"):
+        state = f"{state} (still learning your usual)"
+    print(f"state:       {state}")
+    last = doc.get("last_episode")
+    if last:
+        print(f"last noticed: {last['confirmed']}")
+    return 0 if alive else 3

@@ -1,0 +1,203 @@
+"""`kindpulse run` as a real process: the simulated wearer through the whole pipeline,
+signals, sd_notify datagrams on a real socket, exit codes, private files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import DATA
+
+KINDPULSE = str(Path(sys.executable).with_name("kindpulse"))
+
+
+def kp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KINDPULSE, *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_a_simulated_day_runs_to_the_end_and_notices_the_stress(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    p = kp(
+        "run",
+        "--source",
+        "sim",
+        "--scenario",
+        "stress",
+        "--speed",
+        "3000",
+        "--until-end",
+        "--state-dir",
+        str(state),
+    )
+    assert p.returncode == 0, p.stderr
+    assert "sustained strain noticed" in p.stderr
+    assert "Traceback" not in p.stderr
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    for f in state.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    doc = json.loads((state / "status.json").read_text())
+    assert doc["running"] is False and doc["beats"] > 3000
+    assert doc["last_episode"]["explanation"].startswith("For about")
+    assert json.loads((state / "baseline.json").read_text())["ready"] is True
+    st = kp("status", "--state-dir", str(state), "--json")
+    assert json.loads(st.stdout)["running"] is False
+    text = kp("status", "--state-dir", str(state))
+    assert text.returncode == 3 and "not running" in text.stdout
+
+
+def _notify_socket(tmp_path: Path) -> tuple[socket.socket, str]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    path = str(tmp_path / "notify.sock")
+    sock.bind(path)
+    sock.settimeout(0.2)
+    return sock, path
+
+
+def _read_until(sock: socket.socket, want: str, timeout: float) -> list[str]:
+    seen: list[str] = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            seen.append(sock.recv(4096).decode())
+        except TimeoutError:
+            continue
+        if any(want in m for m in seen):
+            return seen
+    raise AssertionError(f"no {want!r} within {timeout} s; got {seen}")
+
+
+def test_ready_status_watchdog_and_a_prompt_stop_on_sigterm(tmp_path: Path) -> None:
+    sock, path = _notify_socket(tmp_path)
+    env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="10000000")
+    proc = subprocess.Popen(
+        [
+            KINDPULSE,
+            "run",
+            "--source",
+            "sim",
+            "--scenario",
+            "calm",
+            "--speed",
+            "1",
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        msgs = _read_until(sock, "READY=1", 10)
+        msgs += _read_until(sock, "WATCHDOG=1", 10)
+        assert any(m.startswith("STATUS=") or "\nSTATUS=" in m for m in msgs)
+        running = kp("status", "--state-dir", str(tmp_path / "state"), "--json")
+        assert json.loads(running.stdout)["running"] is True
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 0, proc.stderr.read() if proc.stderr else ""
+    assert took < 2.0, took
+    assert any("STOPPING=1" in m for m in _read_until(sock, "STOPPING=1", 2))
+    doc = json.loads((tmp_path / "state" / "status.json").read_text())
+    assert doc["running"] is False
+
+
+def test_sighup_with_an_invalid_config_keeps_the_old_one(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[sensor]\nsource = "sim"\nscenario = "calm"\n')
+    sock, path = _notify_socket(tmp_path)
+    proc = subprocess.Popen(
+        [KINDPULSE, "run", "--config", str(cfg), "--state-dir", str(tmp_path / "s")],
+        env=dict(os.environ, NOTIFY_SOCKET=path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _read_until(sock, "READY=1", 10)
+        cfg.write_text("[detector]\nwindow_s = true\n")
+        proc.send_signal(signal.SIGHUP)
+        msgs = _read_until(sock, "RELOADING=1", 5)
+        msgs += _read_until(sock, "READY=1", 5)
+        assert proc.poll() is None  # still running
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        err = proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "reload refused" in err and "window_s = true" in err
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["--source", "replay"], 64, "--source replay needs --replay FILE"),
+        (["--source", "replay", "--replay", "nope.txt"], 66, "no such file"),
+        (["--source", "sim", "--scenario", "no_such_scenario"], 64, "no_such_scenario"),
+    ],
+)
+def test_bad_input_is_one_line_with_its_exit_code(
+    tmp_path: Path, args: list[str], code: int, fragment: str
+) -> None:
+    p = kp("run", *args, "--state-dir", str(tmp_path / "s"), "--until-end")
+    assert p.returncode == code, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in p.stderr
+
+
+def test_bad_config_and_bad_replay_data(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[detector]\nsustain_mins = 3\n")
+    p = kp("run", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
+    assert p.returncode == 78 and "did you mean sustain_min?" in p.stderr
+    bad = tmp_path / "rr.txt"
+    bad.write_text("800\nabc\n")
+    p = kp(
+        "run",
+        "--source",
+        "replay",
+        "--replay",
+        str(bad),
+        "--until-end",
+        "--state-dir",
+        str(tmp_path / "s"),
+    )
+    assert p.returncode == 65 and ":2: 'abc' is not a number" in p.stderr
+
+
+def test_replay_of_a_recording_runs_through(tmp_path: Path) -> None:
+    p = kp(
+        "run",
+        "--source",
+        "replay",
+        "--replay",
+        str(DATA / "nsrdb_60min.txt"),
+        "--speed",
+        "5000",
+        "--start",
+        "2026-03-02T09:00:00+01:00",
+        "--until-end",
+        "--state-dir",
+        str(tmp_path / "s"),
+    )
+    assert p.returncode == 0, p.stderr
+    doc = json.loads((tmp_path / "s" / "status.json").read_text())
+    assert doc["beats"] == 4684
+    assert doc["last_beat"].startswith("2026-03-02T")
+    assert "sustained strain noticed" not in p.stderr
