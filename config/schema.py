@@ -233,7 +233,7 @@ KEYS: tuple[Key, ...] = (
     Key("detector", "elevated_z", Kind.FLOAT, 0.75,
         'Either metric this far from your usual, short of stress, marks a window "elevated".',
         unit=Z, low=0, high=6),
-    Key("detector", "active_hr_delta_bpm", Kind.FLOAT, 28.0,
+    Key("detector", "active_hr_delta_bpm", Kind.FLOAT, 24.0,
         "Heart rate this far above your usual is movement or exercise, not stress.",
         unit="beats per minute", low=10, high=120),
     Key("detector", "recovery_min", Kind.FLOAT, 15.0,

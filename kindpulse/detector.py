@@ -66,7 +66,7 @@ class DetectorConfig:
     stress_z_ln_rmssd: float = -3.0
     stress_z_hr: float = 2.0
     elevated_z: float = 0.75
-    active_hr_delta_bpm: float = 28.0
+    active_hr_delta_bpm: float = 24.0
     recovery_min: float = 15.0
     max_artifact_pct: float = 15.0
     min_coverage: float = 0.8
