@@ -1,7 +1,8 @@
 """The ``kindpulse`` command line: ``main(argv)`` returns an exit code.
 
 Exit codes (sysexits): 0 done, 64 bad usage, 65 bad input data, 66 input file missing,
-69 a needed service or device unavailable, 70 internal error, 78 configuration error.
+69 a needed service or device unavailable, 70 internal error, 73 cannot create a file,
+78 configuration error.
 A user error is one line on stderr, never a traceback.
 """
 
@@ -144,12 +145,14 @@ def _lazy(module: str, name: str) -> Handler:
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Commands that live with their own modules (their heavy imports stay inside them)."""
     from kindpulse.config.commands import add_config_commands
+    from kindpulse.daemon.service import add_service_commands
     from kindpulse.sensors.record import add_ble_commands
     from kindpulse.sensors.simulator import add_simulate_command
 
     add_ble_commands(sub)
     add_simulate_command(sub)
     add_config_commands(sub)
+    add_service_commands(sub)
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -295,3 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
