@@ -308,11 +308,11 @@ def _metrics_chunk(s: Series, ends: F64, window_s: float, spectrum: bool) -> Win
     body[:, 9] = pv * pv
     np.cumsum(cols, axis=0, out=cols)
     lo1 = np.minimum(lo + 1, hi)  # differences start at the window's second interval
-    beat = cols[hi, :4] - cols[lo, :4]
-    diff = cols[hi, 4:] - cols[lo1, 4:]
     nf = n.astype(np.float64)
-    m = diff[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
+        beat = cols[hi, :4] - cols[lo, :4]
+        diff = cols[hi, 4:] - cols[lo1, 4:]
+        m = diff[:, 0]
         sum_x = beat[:, 0]
         table.mean_rr[ok] = (ref + sum_x / nf)[ok]
         var = (beat[:, 1] - sum_x * sum_x / nf) / (nf - 1.0)
