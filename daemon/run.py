@@ -118,6 +118,7 @@ class Pipeline:
         self.last_beat_t: float | None = None
         self.beats = 0
         self.confirmed: list[Episode] = []
+        self._no_contact: list[float] = []  # session seconds of beats sent without contact
 
     def feed(self, item: Beat | Gap) -> list[Episode]:
         if isinstance(item, Gap):
@@ -127,6 +128,8 @@ class Pipeline:
             self.origin = item.t - item.rr_ms / 1000.0
         self.beats += 1
         self.last_beat_t = item.t
+        if not item.contact:
+            self._no_contact.append(item.t - self.origin)
         table = self.windows.push([item.rr_ms], [(item.t - self.origin) * 1000.0])
         return self._score(table)
 
@@ -139,6 +142,10 @@ class Pipeline:
     def _score(self, table: WindowTable) -> list[Episode]:
         out: list[Episode] = []
         for row in table.rows():
+            end = float(row["end_s"] or 0.0)
+            # A window holding a beat sent without skin contact is unknown (never calm).
+            lost = any(end - self.cfg.window_s < t <= end for t in self._no_contact)
+            self._no_contact = [t for t in self._no_contact if t > end - self.cfg.window_s]
             out += self.detector.step(
                 WindowInput(
                     end_s=float(row["end_s"] or 0.0),
@@ -147,6 +154,7 @@ class Pipeline:
                     mean_hr=_f(row["mean_hr"]),
                     ln_rmssd=_f(row["ln_rmssd"]),
                     artifact_pct=_f(row["artifact_pct"]),
+                    contact=not lost,
                 )
             )
         return out

@@ -201,3 +201,23 @@ def test_replay_of_a_recording_runs_through(tmp_path: Path) -> None:
     assert doc["beats"] == 4684
     assert doc["last_beat"].startswith("2026-03-02T")
     assert "sustained strain noticed" not in p.stderr
+
+
+def test_beats_without_skin_contact_make_their_windows_unknown() -> None:
+    import numpy as np
+
+    from kindpulse.daemon.run import Pipeline
+    from kindpulse.detector import DetectorConfig, State
+    from kindpulse.types import Beat
+
+    rng = np.random.default_rng(4)
+    pipe = Pipeline(DetectorConfig(), None)
+    t = 1_700_000_000.0
+    for k in range(3000):  # about 50 minutes at 60 bpm; contact lost for ten of them
+        rr = 1000.0 + 40.0 * np.sin(k / 2.2) + float(rng.normal(0, 15))
+        t += rr / 1000.0
+        pipe.feed(Beat(t, rr, contact=not 1500 <= k < 2100))
+    pipe.finish()
+    lost = [s for s in pipe.detector.scores if 1560 <= s.end_s <= 2100]
+    assert lost and all(s.state is State.UNKNOWN for s in lost)
+    assert any(s.state is not State.UNKNOWN for s in pipe.detector.scores if s.end_s > 2300)

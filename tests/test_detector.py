@@ -181,3 +181,15 @@ def test_deterministic() -> None:
     a, b = run(windows(spec)), run(windows(spec))
     assert a.episodes == b.episodes
     assert a.scores == b.scores
+
+
+def test_windows_without_skin_contact_are_unknown() -> None:
+    calm = windows([(25, 0, 1.0)])
+    loose = [
+        WindowInput(w.end_s, w.n_beats, w.mean_rr, w.mean_hr, w.ln_rmssd, w.artifact_pct,
+                    contact=False)
+        for w in windows([(10, 14, 0.5)], start_s=calm[-1].end_s + STEP)
+    ]
+    det = run(calm + loose)
+    assert all(s.state is State.UNKNOWN for s in det.scores[len(calm):])
+    assert stress_episodes(det) == []
