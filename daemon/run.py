@@ -146,25 +146,11 @@ class Pipeline:
             # A window holding a beat sent without skin contact is unknown (never calm).
             lost = any(end - self.cfg.window_s < t <= end for t in self._no_contact)
             self._no_contact = [t for t in self._no_contact if t > end - self.cfg.window_s]
-            out += self.detector.step(
-                WindowInput(
-                    end_s=float(row["end_s"] or 0.0),
-                    n_beats=int(row["n_beats"] or 0),
-                    mean_rr=_f(row["mean_rr"]),
-                    mean_hr=_f(row["mean_hr"]),
-                    ln_rmssd=_f(row["ln_rmssd"]),
-                    artifact_pct=_f(row["artifact_pct"]),
-                    contact=not lost,
-                )
-            )
+            out += self.detector.step(WindowInput.from_row(row, contact=not lost))
         return out
 
     def wall(self, session_s: float) -> float:
         return (self.origin or 0.0) + session_s
-
-
-def _f(v: float | int | None) -> float | None:
-    return None if v is None else float(v)
 
 
 def _iso(t: float | None) -> str | None:

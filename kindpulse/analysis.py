@@ -84,19 +84,6 @@ def detect(
         ends = window_ends(float(series.t_ms[-1]), config.window_s, config.step_s)
         table = metrics_for_windows(series, ends, config.window_s, spectrum=False)
         for row in table.rows():
-            det.step(
-                WindowInput(
-                    end_s=float(row["end_s"] or 0.0),
-                    n_beats=int(row["n_beats"] or 0),
-                    mean_rr=_f(row["mean_rr"]),
-                    mean_hr=_f(row["mean_hr"]),
-                    ln_rmssd=_f(row["ln_rmssd"]),
-                    artifact_pct=_f(row["artifact_pct"]),
-                )
-            )
+            det.step(WindowInput.from_row(row))
         det.finish(float(series.t_ms[-1]) / 1000.0)
     return Detection(config, tuple(det.episodes), tuple(det.scores), det.baseline)
-
-
-def _f(v: float | int | None) -> float | None:
-    return None if v is None else float(v)

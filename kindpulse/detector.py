@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
@@ -299,6 +300,24 @@ class WindowInput:
     ln_rmssd: float | None
     artifact_pct: float | None
     contact: bool = True
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, float | int | None], contact: bool = True) -> WindowInput:
+        """From a row of :meth:`kindpulse.hrv.WindowTable.rows`."""
+
+        def num(key: str) -> float | None:
+            v = row[key]
+            return None if v is None else float(v)
+
+        return cls(
+            end_s=float(row["end_s"] or 0.0),
+            n_beats=int(row["n_beats"] or 0),
+            mean_rr=num("mean_rr"),
+            mean_hr=num("mean_hr"),
+            ln_rmssd=num("ln_rmssd"),
+            artifact_pct=num("artifact_pct"),
+            contact=contact,
+        )
 
 
 class Detector:
