@@ -258,6 +258,14 @@ KEYS: tuple[Key, ...] = (
     Key("detector", "max_unknown_gap_min", Kind.FLOAT, 3.0,
         "An episode also ends when the signal stays unknown for longer than this.",
         unit=MIN, low=0, high=60),
+    Key("detector", "movement_hr_delta_bpm", Kind.FLOAT, 12.0,
+        "Heart rate this far above your usual, risen far more than its variability fell, "
+        "is movement (a walk, standing up), not stress ...",
+        unit="beats per minute", low=0, high=120),
+    Key("detector", "movement_ratio", Kind.FLOAT, 2.0,
+        "... 'far more': the heart-rate z at least this many times the variability's drop "
+        "in z (0 switches the rule off).",
+        unit=Z, low=0, high=10),
     # [prompts]
     Key("prompts", "cooldown_min", Kind.FLOAT, 45.0,
         "At least this long between two break prompts.",
@@ -363,6 +371,8 @@ class DetectorSection:
     sustain_fraction: float
     end_min: float
     max_unknown_gap_min: float
+    movement_hr_delta_bpm: float
+    movement_ratio: float
 
 
 @dataclass(frozen=True, slots=True)

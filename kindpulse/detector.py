@@ -75,6 +75,8 @@ class DetectorConfig:
     sustain_fraction: float = 0.7
     end_min: float = 2.0
     max_unknown_gap_min: float = 3.0
+    movement_hr_delta_bpm: float = 12.0
+    movement_ratio: float = 2.0
     #: Feedback adaptation, in z units: positive makes stress harder to call (prompts).
     threshold_shift: float = 0.0
 
@@ -363,6 +365,14 @@ class Detector:
             return State.ACTIVE, z_ln, z_hr
         if not base.ready:
             return State.UNKNOWN, z_ln, z_hr
+        if (
+            c.movement_ratio > 0
+            and w.mean_hr - base.hr_bpm >= c.movement_hr_delta_bpm
+            and z_hr >= c.movement_ratio * max(-z_ln, 0.0)
+        ):
+            # Heart rate rose far more than its variability fell: a body moving (a walk,
+            # standing up), not the vagal withdrawal of mental strain.
+            return State.ACTIVE, z_ln, z_hr
         stress = z_ln <= c.stress_z_ln_rmssd - c.threshold_shift and (
             z_hr >= c.stress_z_hr + c.threshold_shift
         )
@@ -470,8 +480,9 @@ class Detector:
             return []
         quiet_for = s.end_s - op.last_hit_s
         unknown_for = s.end_s - max(self._last_known_s, op.last_hit_s)
+        exercise = s.mean_hr is not None and s.mean_hr - base.hr_bpm >= c.active_hr_delta_bpm
         ends = (
-            s.state is State.ACTIVE
+            (s.state is State.ACTIVE and exercise)
             or (s.state is not State.UNKNOWN and quiet_for >= c.end_min * 60.0)
             or (s.state is State.UNKNOWN and unknown_for > c.max_unknown_gap_min * 60.0)
         )
