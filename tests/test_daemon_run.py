@@ -221,3 +221,36 @@ def test_beats_without_skin_contact_make_their_windows_unknown() -> None:
     lost = [s for s in pipe.detector.scores if 1560 <= s.end_s <= 2100]
     assert lost and all(s.state is State.UNKNOWN for s in lost)
     assert any(s.state is not State.UNKNOWN for s in pipe.detector.scores if s.end_s > 2300)
+
+
+def test_a_fast_replay_still_lets_the_loop_write_status_and_stop(tmp_path: Path) -> None:
+    # At a high speed the source is always behind schedule; the loop must still get turns:
+    # the status is written and SIGTERM is honoured while beats are still streaming.
+    import contextlib
+
+    from kindpulse.sensors.simulator import load_scenario, simulate
+
+    total = simulate(load_scenario("ordinary_day"), 0).rr_ms.size
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [KINDPULSE, "run", "--source", "sim", "--scenario", "ordinary_day", "--speed", "100000",
+         "--state-dir", str(state)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        beats = 0
+        while time.monotonic() < deadline and beats == 0:
+            time.sleep(0.1)
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                beats = json.loads((state / "status.json").read_text())["beats"]
+        assert 0 < beats < total  # written while beats were still streaming
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - t0 < 2.0
+        done = json.loads((state / "status.json").read_text())["beats"]
+        assert done < total  # it stopped mid-stream
+    finally:
+        if proc.poll() is None:
+            proc.kill()
