@@ -119,6 +119,8 @@ class Pipeline:
         self.beats = 0
         self.confirmed: list[Episode] = []
         self._no_contact: list[float] = []  # session seconds of beats sent without contact
+        #: Scored windows ending on a whole minute, for the log: (end_s, row, state).
+        self.minutes: list[tuple[float, dict[str, float | int | None], str]] = []
 
     def feed(self, item: Beat | Gap) -> list[Episode]:
         if isinstance(item, Gap):
@@ -147,10 +149,16 @@ class Pipeline:
             lost = any(end - self.cfg.window_s < t <= end for t in self._no_contact)
             self._no_contact = [t for t in self._no_contact if t > end - self.cfg.window_s]
             out += self.detector.step(WindowInput.from_row(row, contact=not lost))
+            if end % 60.0 == 0.0:
+                self.minutes.append((end, row, self.detector.scores[-1].state.value))
         return out
 
     def wall(self, session_s: float) -> float:
         return (self.origin or 0.0) + session_s
+
+
+def _num(v: float | int | None) -> float | None:
+    return None if v is None else float(v)
 
 
 def _iso(t: float | None) -> str | None:
@@ -178,6 +186,10 @@ class Daemon:
         self._make_source = source_factory
         self.state_dir = private_dir(opts.state_dir)
         self.pipeline = Pipeline(self._detector_config(config), self._load_baseline())
+        from kindpulse.daemon.store import Store
+
+        self.store = Store.open(self.state_dir)
+        self._retained_at = -math.inf
         self.source: BeatSource | None = None
         self._stop = asyncio.Event()
         self._progress_at = time.monotonic()
@@ -236,7 +248,9 @@ class Daemon:
                 reader.cancel()
             for ep in self.pipeline.finish():
                 self._episode(ep)
+            self._log_minutes()
             self._save_baseline()
+            self.store.close()
             self._write_status(stopped=True)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
@@ -247,8 +261,15 @@ class Daemon:
     async def _read(self, source: BeatSource) -> None:
         async for item in source.stream():
             self._progress_at = time.monotonic()
+            if isinstance(item, Gap):
+                if self.pipeline.last_beat_t is not None:
+                    self.store.add_gap(self.pipeline.last_beat_t, item.t, item.reason)
+            else:
+                self.store.add_beats([item.t], [item.rr_ms])
             for ep in self.pipeline.feed(item):
                 self._episode(ep)
+            if self.pipeline.minutes:
+                self._log_minutes()
             if self._stop.is_set():
                 break
         if not self.opts.until_end:
@@ -256,8 +277,35 @@ class Daemon:
             # stopped, as a service would.
             await self._stop.wait()
 
+    def _log_minutes(self) -> None:
+        """One metrics row per minute into the log, and the daily retention."""
+        from kindpulse.daemon.store import WindowRow
+
+        p = self.pipeline
+        for end, row, state in p.minutes:
+            t = p.wall(end)
+            self.store.add_window(
+                WindowRow(
+                    end_epoch_s=t,
+                    state=state,
+                    n_beats=int(row["n_beats"] or 0),
+                    mean_hr=_num(row["mean_hr"]),
+                    ln_rmssd=_num(row["ln_rmssd"]),
+                    rmssd=_num(row["rmssd"]),
+                    sdnn=_num(row["sdnn"]),
+                    artifact_pct=_num(row["artifact_pct"]),
+                )
+            )
+            if t - self._retained_at >= 86400.0:  # once a day of source time
+                st = self.config.storage
+                self.store.apply_retention(t, st.beats_days, st.windows_days)
+                self._retained_at = t
+        p.minutes.clear()
+
     def _episode(self, ep: Episode) -> None:
         p = self.pipeline
+        if p.origin is not None:
+            self.store.add_episode(ep, p.origin, source="live")
         when = _iso(p.wall(ep.confirmed_s if ep.end_s == ep.confirmed_s else ep.end_s))
         if ep.kind == "stress" and ep.end_s == ep.confirmed_s:
             p.confirmed.append(ep)
