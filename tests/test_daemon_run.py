@@ -35,10 +35,18 @@ def test_a_simulated_day_runs_to_the_end_and_notices_the_stress(tmp_path: Path) 
         "--speed",
         "3000",
         "--until-end",
+        "--start",
+        "2026-11-24T14:00:00",
         "--state-dir",
         str(state),
     )
     assert p.returncode == 0, p.stderr
+    # What it noticed is in the log, where review finds it.
+    review = kp("review", "--day", "2026-11-24", "--format", "json", "--state-dir", str(state))
+    assert review.returncode == 0, review.stderr
+    doc = json.loads(review.stdout)
+    assert doc["summary"]["episodes"] == 1 and doc["summary"]["wear_s"] > 50 * 60
+    assert doc["episodes"][0]["explanation"].startswith("For about")
     assert "sustained strain noticed" in p.stderr
     assert "Traceback" not in p.stderr
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
