@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from kindpulse.config.schema import Config
+from kindpulse.daemon.care import Care
+from kindpulse.daemon.notifier import Notifier, default_notifier
 from kindpulse.detector import BaselineTracker, Detector, DetectorConfig, Episode, WindowInput
 from kindpulse.errors import ConfigError, UsageError
 from kindpulse.hrv import IncrementalWindows, WindowTable
@@ -63,6 +65,8 @@ class RunOptions:
     until_end: bool
     address: str | None = None
     name: str | None = None
+    #: The demo answers an unanswered prompt "take a break" after this many seconds.
+    answer_after_s: float | None = None
 
 
 def private_dir(path: Path) -> Path:
@@ -178,6 +182,7 @@ class Daemon:
         notifier: Any,
         reload_config: Callable[[], Config],
         source_factory: Callable[[RunOptions, Config], BeatSource] = make_source,
+        ui: Notifier | None = None,
     ) -> None:
         self.config = config
         self.opts = opts
@@ -190,6 +195,8 @@ class Daemon:
 
         self.store = Store.open(self.state_dir)
         self._retained_at = -math.inf
+        self._ui = ui
+        self.care: Care | None = None
         self.source: BeatSource | None = None
         self._stop = asyncio.Event()
         self._progress_at = time.monotonic()
@@ -231,6 +238,15 @@ class Daemon:
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.source = self._make_source(self.opts, self.config)
+        self.care = Care(
+            self.config,
+            store=self.store,
+            detector=self.pipeline.detector,
+            notifier=self._ui if self._ui is not None else default_notifier(),
+            wall=self.pipeline.wall,
+            speed=self.opts.speed,
+            answer_after_s=self.opts.answer_after_s,
+        )
         reader = asyncio.create_task(self._read(self.source))
         self.notifier.ready()
         self._write_status()
@@ -242,6 +258,8 @@ class Daemon:
         finally:
             self.notifier.stopping()
             await self.source.close()
+            # A finished replay lets offered breaks run their course; a stop does not wait.
+            await self.care.drain(60.0 if reader.done() and not self._stop.is_set() else 0.5)
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(reader, 1.5)
             if not reader.done():
@@ -310,6 +328,8 @@ class Daemon:
         if ep.kind == "stress" and ep.end_s == ep.confirmed_s:
             p.confirmed.append(ep)
             log.warning("sustained strain noticed at %s: %s", when, ep.explanation)
+            if self.care is not None:
+                self.care.confirmed(ep)
         elif ep.kind == "stress":
             log.info("stretch of strain ended at %s (from %s)", when, _iso(p.wall(ep.start_s)))
         else:

@@ -1,0 +1,190 @@
+"""The care side of the run loop: from a confirmed stretch of strain to an offered break.
+
+policy (pure, kindpulse.policy) -> notifier (desktop or terminal) -> outcome -> the log:
+
+* ``break``: the guided break is shown step by step (paced on the source's clock, so fast
+  in a sped-up replay), and a break row keeps heart rate and ln RMSSD before and after;
+* ``snooze``: no prompt until the snooze ends (a control row, so it holds across restarts);
+* ``okay``: the person says this was not strain: the stress threshold moves up a little
+  (bounded), and the adaptation is logged;
+* ``dismissed`` / ``timed_out`` / ``failed``: logged; a timed-out prompt is not sent again
+  for the same stretch; a failed one is tried again next time.
+
+Every decision not to prompt is logged at debug level with its reason and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from kindpulse.breaks import (
+    build_variants,
+    button_labels,
+    choose_variant,
+    guided_steps,
+    prompt_text,
+)
+from kindpulse.daemon.notifier import Notifier, Outcome, Prompt
+from kindpulse.detector import Detector, DetectorConfig, Episode, State
+from kindpulse.policy import PolicyConfig, PromptPolicy, ThresholdAdapter
+
+if TYPE_CHECKING:
+    from kindpulse.config.schema import Config
+    from kindpulse.daemon.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Care:
+    """Offers breaks for confirmed stretches of strain, within the policy's limits."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store,
+        detector: Detector,
+        notifier: Notifier,
+        wall: Callable[[float], float],
+        speed: float = 1.0,
+        answer_after_s: float | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.detector = detector
+        self.notifier = notifier
+        self.wall = wall
+        self.speed = speed
+        self.answer_after_s = answer_after_s
+        p = config.prompts
+        self.policy = PromptPolicy(PolicyConfig.from_sections(p, config.quiet_hours))
+        self.adapter = ThresholdAdapter(max_shift=p.max_threshold_shift)
+        self.variants = build_variants(
+            p.phrases_mindfulness, p.phrases_humanity, p.phrases_kindness, p.replace_builtin
+        )
+        self._used_today: dict[int, set[int]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.breaks_shown = 0
+
+    def _now(self, session_s: float) -> datetime:
+        return datetime.fromtimestamp(self.wall(session_s), tz=timezone.utc).astimezone()
+
+    def confirmed(self, ep: Episode) -> None:
+        """A stretch of strain was just confirmed: offer a break if the policy agrees."""
+        now = self._now(ep.confirmed_s)
+        scores = self.detector.scores
+        state = scores[-1].state if scores else State.UNKNOWN
+        episode_id = f"{self.wall(ep.start_s):.3f}"
+        decision = self.policy.decide(
+            now, episode_id, state, self.detector.baseline.current().ready
+        )
+        if not decision.offer:
+            log.debug("no prompt for the stretch from %s: %s", episode_id, decision.reason.value)
+            return
+        task = asyncio.get_running_loop().create_task(self._offer(ep, episode_id, now))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _offer(self, ep: Episode, episode_id: str, now: datetime) -> None:
+        p = self.config.prompts
+        day = now.toordinal()
+        used = self._used_today.setdefault(day, set())
+        v = choose_variant(day, used, rng_seed=day, count=len(self.variants))
+        used.add(v)
+        title, body = prompt_text(v, show_numbers=p.show_numbers, variants=self.variants)
+        labels = button_labels(p.snooze_min)
+        prompt = Prompt(
+            title, body, labels.snooze, labels.take_break, labels.okay, timeout_s=p.timeout_s
+        )
+        self.policy.offered(now, episode_id)
+        if self.answer_after_s is not None:
+            outcome = await self._answered_for_demo(prompt)
+        else:
+            outcome = await self.notifier.prompt(prompt)
+        at = self.wall(ep.confirmed_s)
+        self.store.add_prompt(at, self.wall(ep.start_s), outcome.value, at)
+        log.info("break offered for the stretch from %s: %s", episode_id, outcome.value)
+        if outcome is Outcome.BREAK:
+            await self._guided(v, ep)
+        elif outcome is Outcome.SNOOZE:
+            self.policy.snoozed(now, p.snooze_min)
+            self.store.add_control("snooze", at + 60.0 * p.snooze_min, at_epoch_s=at)
+        elif outcome is Outcome.OKAY:
+            self.adapter.okay()
+            self.detector.cfg = _with_shift(self.detector, self.adapter.threshold_shift)
+            self.store.add_adaptation(at, self.adapter.threshold_shift, "I'm okay")
+        elif outcome is Outcome.TIMED_OUT:
+            self.policy.timed_out(episode_id)
+
+    async def _answered_for_demo(self, prompt: Prompt) -> Outcome:
+        """The demo: show the prompt, and with no one there to press a button, answer
+        "take a break" after a moment."""
+        wait = self.answer_after_s or 0.0
+        shown = asyncio.ensure_future(self.notifier.prompt(prompt))
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(shown), wait)
+        except asyncio.TimeoutError:
+            shown.cancel()
+            outcome = Outcome.TIMED_OUT
+        if outcome in (Outcome.BREAK, Outcome.SNOOZE, Outcome.OKAY):
+            return outcome
+        await asyncio.sleep(wait / 2)
+        await self.notifier.show("kindpulse demo", "No one pressed a button: taking the break.")
+        return Outcome.BREAK
+
+    async def _guided(self, variant: int, ep: Episode) -> None:
+        """The three steps, paced over about a minute of source time, then a thank-you."""
+        start = self.wall(ep.confirmed_s)
+        last = 0.0
+        for offset, title, body in guided_steps(variant, variants=self.variants):
+            await asyncio.sleep(max(0.0, (offset - last) / self.speed))
+            last = offset
+            await self.notifier.show(title, body, timeout_s=15)
+        self.breaks_shown += 1
+        before = _recent(self.detector, ep.confirmed_s, -300.0)
+        # "Did it help?": the five minutes after the break, once they have been scored (or
+        # as far as they are when the run ends).
+        after_from = ep.confirmed_s + last
+        after: tuple[float | None, float | None] = (None, None)
+        try:
+            for _ in range(int(2 * (300.0 + 240.0) / self.speed) + 2):
+                scores = self.detector.scores
+                if scores and scores[-1].end_s >= after_from + 300.0:
+                    break
+                await asyncio.sleep(0.5)
+        finally:
+            after = _recent(self.detector, after_from, 300.0)
+            self.store.add_break(
+                start,
+                start + last,
+                hr_before=before[0],
+                hr_after=after[0],
+                ln_rmssd_before=before[1],
+                ln_rmssd_after=after[1],
+            )
+
+    async def drain(self, timeout_s: float) -> None:
+        """Let prompts in flight finish (bounded), then cancel what is left."""
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(set(self.tasks), timeout=timeout_s)
+        for t in pending:
+            t.cancel()
+
+
+def _with_shift(detector: Detector, shift: float) -> DetectorConfig:
+    return replace(detector.cfg, threshold_shift=shift)
+
+
+def _recent(detector: Detector, at_s: float, span_s: float) -> tuple[float | None, float | None]:
+    """Mean heart rate and ln RMSSD over the windows between ``at_s`` and ``at_s + span_s``
+    (a negative span looks back) that are known so far."""
+    lo, hi = sorted((at_s, at_s + span_s))
+    hr = [s.mean_hr for s in detector.scores if lo < s.end_s <= hi and s.mean_hr is not None]
+    ln = [s.ln_rmssd for s in detector.scores if lo < s.end_s <= hi and s.ln_rmssd is not None]
+    return (sum(hr) / len(hr) if hr else None, sum(ln) / len(ln) if ln else None)
