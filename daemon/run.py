@@ -145,7 +145,14 @@ class Pipeline:
             out += self.detector.finish(self.last_beat_t - self.origin)
         return out
 
+    #: Scored windows kept in memory (two hours at the default step): enough for the care
+    #: side's before/after and the status; the log keeps the rest.
+    KEEP_SCORES = 480
+
     def _score(self, table: WindowTable) -> list[Episode]:
+        scores = self.detector.scores
+        if len(scores) > 2 * self.KEEP_SCORES:
+            del scores[: -self.KEEP_SCORES]
         out: list[Episode] = []
         for row in table.rows():
             end = float(row["end_s"] or 0.0)
