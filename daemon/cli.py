@@ -12,7 +12,6 @@ import argparse
 import csv
 import dataclasses
 import json
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from kindpulse import __version__
 from kindpulse.errors import EX_USAGE, InputDataError, KindpulseError, NoInputError
+from kindpulse.sensors.record import positive_seconds
 
 if TYPE_CHECKING:
     from kindpulse.analysis import Detection
@@ -35,16 +35,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EX_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,14 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("file", help="RR recording (one interval per line, or CSV with a header)")
     a.add_argument(
         "--window",
-        type=_positive_float,
+        type=positive_seconds,
         default=300.0,
         metavar="SECONDS",
         help="window length in seconds (default 300)",
     )
     a.add_argument(
         "--step",
-        type=_positive_float,
+        type=positive_seconds,
         default=60.0,
         metavar="SECONDS",
         help="step between window ends in seconds (default 60)",
@@ -115,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--replay", metavar="FILE", help="recording to replay (--source replay)")
     r.add_argument("--start", metavar="ISO8601", help="wall-clock time of a replay's first beat")
     r.add_argument("--scenario", metavar="NAME|FILE", help="simulator scenario (--source sim)")
-    r.add_argument("--speed", type=_positive_float, metavar="X", help="replay/sim speed-up")
+    r.add_argument("--speed", type=float, metavar="X", help="replay/sim speed-up (positive)")
     r.add_argument("--state-dir", metavar="DIR", help="where the log and status live")
     r.add_argument(
         "--until-end", action="store_true", help="exit 0 when a replay or scenario is finished"

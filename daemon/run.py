@@ -431,6 +431,8 @@ def cmd_run(args: Any) -> int:
     from kindpulse.daemon.logs import setup_logging
     from kindpulse.daemon.sdnotify import Notifier
 
+    if args.speed is not None and not (math.isfinite(args.speed) and args.speed > 0):
+        raise UsageError(f"--speed {args.speed:g}: expected a positive number")
     config = load_config(args.config)
     if not args.verbose:
         setup_logging(config.logging.level.upper())

@@ -161,7 +161,7 @@ async def record(
     return result
 
 
-def _positive_seconds(text: str) -> float:
+def positive_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -242,7 +242,7 @@ def add_ble_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         description="Scan for devices advertising the Bluetooth Heart Rate Service (0x180D) "
         "and list their name, address and signal strength.",
     )
-    s.add_argument("--timeout", type=_positive_seconds, default=5.0, metavar="S",
+    s.add_argument("--timeout", type=positive_seconds, default=5.0, metavar="S",
                    help="seconds to scan (default 5)")
     s.set_defaults(handler=cmd_scan)
 
@@ -256,7 +256,7 @@ def add_ble_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     )
     r.add_argument("--out", required=True, metavar="FILE",
                    help="the CSV file to create (an existing file is never overwritten)")
-    r.add_argument("--duration", type=_positive_seconds, default=None, metavar="S",
+    r.add_argument("--duration", type=positive_seconds, default=None, metavar="S",
                    help="stop after S seconds, counted from the first beat (default: Ctrl-C)")
     which = r.add_mutually_exclusive_group()
     which.add_argument("--address", default=None, metavar="ADDR",
