@@ -116,7 +116,11 @@ class Pipeline:
 
     def __init__(self, detector_config: DetectorConfig, baseline: BaselineTracker | None) -> None:
         self.cfg = detector_config
-        self.windows = IncrementalWindows(detector_config.window_s, detector_config.step_s)
+        # Correction runs over the held-back context each time it settles: every 64 beats
+        # (about a minute) keeps that cost small per beat.
+        self.windows = IncrementalWindows(
+            detector_config.window_s, detector_config.step_s, settle_every=64
+        )
         self.detector = Detector(detector_config, baseline)
         self.origin: float | None = None  # epoch seconds of the session's time zero
         self.last_beat_t: float | None = None

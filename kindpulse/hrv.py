@@ -139,6 +139,10 @@ class WindowTable:
 
 
 def _empty_table() -> WindowTable:
+    return _EMPTY
+
+
+def _nan_table_empty() -> WindowTable:
     return _nan_table(np.empty(0, dtype=np.float64), np.empty(0, dtype=np.int64))
 
 
@@ -147,6 +151,10 @@ def _nan_table(end_s: F64, n: I64) -> WindowTable:
         return np.full(end_s.size, np.nan)
 
     return WindowTable(end_s, n, *(nan() for _ in COLUMNS[2:]))
+
+
+#: The table of no windows (shared: a table with no rows has nothing to change).
+_EMPTY = _nan_table_empty()
 
 
 @dataclass(frozen=True, slots=True)
