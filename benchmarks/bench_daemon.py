@@ -3,7 +3,9 @@ and RSS growth over 7 simulated days.
 
     .venv/bin/python benchmarks/bench_daemon.py [--days 7] [--speed 20000]
 
-Runs the real ``kindpulse run`` process against the simulator (a week of ordinary days),
+Runs the real ``kindpulse run`` process against the simulator's endless ordinary days
+(generated a day at a time, as a live source would deliver them) and stops it with
+SIGTERM after ``--days`` days of beats;
 reads ``READY=1`` from a real sd_notify socket, samples the process's resident memory from
 /proc, and takes CPU time from the kernel's accounting of the finished child. Prints a
 Markdown table (paste it into benchmarks/README.md).
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -22,19 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def week_scenario(days: int) -> str:
-    day = [
-        ("sleep", 450), ("waking", 15), ("calm", 45), ("desk", 120), ("coffee", 40),
-        ("walk", 10), ("desk", 150), ("stairs", 2), ("posture", 3), ("calm", 60),
-        ("stress", 15), ("calm", 45), ("exercise", 40), ("calm", 120), ("desk", 90),
-        ("calm", 235),
-    ]
-    parts = ['name = "week"', "[person]\nhr_bpm = 64\nrmssd_ms = 40"]
-    for _ in range(days):
-        for kind, minutes in day:
-            parts.append(f'[[segment]]\nkind = "{kind}"\nminutes = {minutes}')
-    return "\n\n".join(parts) + "\n"
+#: Beats in a simulated ordinary day (about 66 bpm on average).
+BEATS_PER_DAY = 95_000
 
 
 def rss_mb(pid: int) -> float:
@@ -51,8 +43,6 @@ def main() -> int:
     args = ap.parse_args()
     exe = str(Path(sys.executable).with_name("kindpulse"))
     with tempfile.TemporaryDirectory() as tmp:
-        scenario = Path(tmp) / "week.toml"
-        scenario.write_text(week_scenario(args.days))
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.bind(str(Path(tmp) / "notify"))
         sock.settimeout(0.05)
@@ -61,8 +51,8 @@ def main() -> int:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
         proc = subprocess.Popen(
-            [exe, "run", "--source", "sim", "--scenario", str(scenario), "--speed",
-             str(args.speed), "--until-end", "--state-dir", str(state)],
+            [exe, "run", "--source", "sim", "--speed", str(args.speed),
+             "--state-dir", str(state)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         ready_s = float("nan")
@@ -77,6 +67,8 @@ def main() -> int:
             try:
                 beats = json.loads((state / "status.json").read_text()).get("beats", 0)
                 samples.append((time.monotonic() - t0, rss_mb(proc.pid), int(beats)))
+                if beats >= args.days * BEATS_PER_DAY:
+                    proc.send_signal(signal.SIGTERM)
             except (OSError, ValueError):
                 pass
             time.sleep(0.2)
