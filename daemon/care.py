@@ -168,6 +168,35 @@ class Care:
                 ln_rmssd_after=after[1],
             )
 
+    def apply_control(self, kind: str, at_epoch_s: float, until_epoch_s: float | None) -> None:
+        """A pause, resume, snooze or threshold reset from the log (written by the CLI or
+        by this daemon), so they hold across restarts."""
+        at = datetime.fromtimestamp(at_epoch_s, tz=timezone.utc).astimezone()
+        until = (
+            None
+            if until_epoch_s is None
+            else datetime.fromtimestamp(until_epoch_s, tz=timezone.utc).astimezone()
+        )
+        if kind == "pause":
+            self.policy.paused(at, until)
+        elif kind == "resume":
+            self.policy.resumed(at)
+        elif kind == "snooze" and until_epoch_s is not None:
+            self.policy.snoozed(at, (until_epoch_s - at_epoch_s) / 60.0)
+        elif kind == "threshold_reset":
+            self.adapter.reset()
+            self.detector.cfg = _with_shift(self.detector, 0.0)
+
+    def holds(self, now_epoch_s: float) -> dict[str, str | None]:
+        """What currently holds prompts back, for the status."""
+        now = datetime.fromtimestamp(now_epoch_s, tz=timezone.utc).astimezone()
+        p = self.policy
+        paused = None
+        if p.is_paused(now):
+            paused = "until resumed" if p.paused_until is None else p.paused_until.isoformat()
+        snoozed = p.snoozed_until.isoformat() if p.is_snoozed(now) and p.snoozed_until else None
+        return {"paused": paused, "snoozed_until": snoozed}
+
     async def drain(self, timeout_s: float) -> None:
         """Let prompts in flight finish (bounded), then cancel what is left."""
         if not self.tasks:

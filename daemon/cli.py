@@ -135,6 +135,7 @@ def _lazy(module: str, name: str) -> Handler:
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Commands that live with their own modules (their heavy imports stay inside them)."""
     from kindpulse.config.commands import add_config_commands
+    from kindpulse.daemon.control import add_control_commands
     from kindpulse.daemon.demo import add_demo_command
     from kindpulse.daemon.review import add_store_commands
     from kindpulse.daemon.service import add_service_commands
@@ -147,6 +148,7 @@ def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ig
     add_service_commands(sub)
     add_store_commands(sub)
     add_demo_command(sub)
+    add_control_commands(sub)
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:

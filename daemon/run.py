@@ -258,6 +258,8 @@ class Daemon:
             speed=self.opts.speed,
             answer_after_s=self.opts.answer_after_s,
         )
+        self._controls_seen = 0
+        self._apply_controls()
         reader = asyncio.create_task(self._read(self.source))
         self.notifier.ready()
         self._write_status()
@@ -346,7 +348,18 @@ class Daemon:
         else:
             log.info("activity from %s to %s", _iso(p.wall(ep.start_s)), when)
 
+    def _apply_controls(self) -> None:
+        """Pick up pause, resume, snooze and threshold reset written to the log."""
+        if self.care is None:
+            return
+        controls = self.store.controls_since(0.0)
+        for c in controls[self._controls_seen :]:
+            self.care.apply_control(c.kind, c.t, c.until)
+            log.info("control from the log: %s", c.kind)
+        self._controls_seen = len(controls)
+
     def _tick(self) -> None:
+        self._apply_controls()
         # The watchdog is fed from the loop itself, and only while items keep flowing or
         # the source says it is waiting (not connected, or a replay that has finished).
         src = self.source
@@ -382,6 +395,11 @@ class Daemon:
             "state": self._state(),
             "baseline_ready": base.ready,
             "in_episode": p.detector.open_episode is not None,
+            **(
+                self.care.holds(p.last_beat_t or time.time())
+                if self.care is not None
+                else {"paused": None, "snoozed_until": None}
+            ),
             "last_episode": None
             if last_ep is None
             else {

@@ -262,3 +262,38 @@ def test_a_fast_replay_still_lets_the_loop_write_status_and_stop(tmp_path: Path)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_pause_and_resume_reach_the_running_daemon_through_the_log(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert kp("pause", "--state-dir", str(state)).returncode == 0  # before it even starts
+    proc = subprocess.Popen(
+        [KINDPULSE, "run", "--source", "sim", "--scenario", "calm", "--state-dir", str(state)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+
+    def status() -> dict:  # type: ignore[type-arg]
+        return json.loads(kp("status", "--state-dir", str(state), "--json").stdout)["status"]
+
+    def wait_for(check: object, timeout: float = 10.0) -> dict:  # type: ignore[type-arg]
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            doc = status()
+            if doc and doc.get("running") and check(doc):  # type: ignore[operator]
+                return doc
+            time.sleep(0.3)
+        raise AssertionError(f"not seen within {timeout} s: {status()}")
+
+    try:
+        wait_for(lambda d: d["paused"] == "until resumed")  # held across the (re)start
+        assert kp("resume", "--state-dir", str(state)).returncode == 0
+        wait_for(lambda d: d["paused"] is None)
+        p = kp("pause", "1h30m", "--state-dir", str(state))
+        assert p.returncode == 0 and "paused until" in p.stdout
+        wait_for(lambda d: d["paused"] not in (None, "until resumed"))
+        assert kp("thresholds", "reset", "--state-dir", str(state)).returncode == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    bad = kp("pause", "soon", "--state-dir", str(state))
+    assert bad.returncode == 64 and "expected a duration" in bad.stderr
