@@ -71,6 +71,16 @@ class Care:
         self.tasks: set[asyncio.Task[None]] = set()
         self.breaks_shown = 0
 
+    def reconfigure(self, config: Config) -> None:
+        """A reloaded configuration: new limits and phrases; what happened today stays."""
+        self.config = config
+        p = config.prompts
+        self.policy.config = PolicyConfig.from_sections(p, config.quiet_hours)
+        self.adapter.max_shift = p.max_threshold_shift
+        self.variants = build_variants(
+            p.phrases_mindfulness, p.phrases_humanity, p.phrases_kindness, p.replace_builtin
+        )
+
     def _now(self, session_s: float) -> datetime:
         return datetime.fromtimestamp(self.wall(session_s), tz=timezone.utc).astimezone()
 

@@ -238,8 +238,13 @@ class Daemon:
             log.error("reload refused, keeping the running configuration: %s", e)
         else:
             self.config = new
-            old = self.pipeline.detector
-            old.cfg = self._detector_config(new)
+            det = self.pipeline.detector
+            # New thresholds; the shift learnt from "I'm okay" stays.
+            det.cfg = dataclasses.replace(
+                self._detector_config(new), threshold_shift=det.cfg.threshold_shift
+            )
+            if self.care is not None:
+                self.care.reconfigure(new)
             log.info("configuration reloaded")
         self.notifier.ready()
 

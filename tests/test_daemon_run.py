@@ -137,6 +137,12 @@ def test_sighup_with_an_invalid_config_keeps_the_old_one(tmp_path: Path) -> None
     )
     try:
         _read_until(sock, "READY=1", 10)
+        # A valid new config is taken ...
+        cfg.write_text('[sensor]\nsource = "sim"\nscenario = "calm"\n[prompts]\ndaily_cap = 2\n')
+        proc.send_signal(signal.SIGHUP)
+        _read_until(sock, "RELOADING=1", 5)
+        _read_until(sock, "READY=1", 5)
+        # ... an invalid one is refused.
         cfg.write_text("[detector]\nwindow_s = true\n")
         proc.send_signal(signal.SIGHUP)
         msgs = _read_until(sock, "RELOADING=1", 5)
@@ -148,6 +154,7 @@ def test_sighup_with_an_invalid_config_keeps_the_old_one(tmp_path: Path) -> None
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert "configuration reloaded" in err
     assert "reload refused" in err and "window_s = true" in err
     assert proc.returncode == 0
 
