@@ -166,8 +166,20 @@ CREATE TABLE reflections (
 );
 """
 
+#: Version 2: the moments a stress episode passed without a prompt, and why (quiet hours,
+#: cooldown, daily cap, snooze, pause, ...), once per episode and reason.
+_V2 = """
+CREATE TABLE quiet_moments (
+    t_ms INTEGER NOT NULL,
+    episode_start_ms INTEGER,
+    reason TEXT NOT NULL,
+    UNIQUE (episode_start_ms, reason)
+);
+CREATE INDEX quiet_moments_t ON quiet_moments (t_ms);
+"""
+
 #: Schema steps; step k (1-based) brings ``user_version`` from k-1 to k.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 
 #: Tables and the column holding each row's time (ms), for ``forget``.
 _TIMED: tuple[tuple[str, str], ...] = (
@@ -181,6 +193,7 @@ _TIMED: tuple[tuple[str, str], ...] = (
     ("controls", "t_ms"),
     ("adaptations", "t_ms"),
     ("reflections", "t_ms"),
+    ("quiet_moments", "t_ms"),
 )
 
 
@@ -451,8 +464,7 @@ class Store:
         outcome_epoch_s: float | None = None,
     ) -> None:
         self._queue(
-            "INSERT INTO prompts (t_ms, episode_start_ms, outcome, outcome_ms)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO prompts (t_ms, episode_start_ms, outcome, outcome_ms) VALUES (?, ?, ?, ?)",
             (
                 _ms(at_epoch_s),
                 None if episode_start_epoch_s is None else _ms(episode_start_epoch_s),
@@ -510,6 +522,20 @@ class Store:
 
     def add_reflection(self, at_epoch_s: float, text: str) -> None:
         self._queue("INSERT INTO reflections (t_ms, text) VALUES (?, ?)", (_ms(at_epoch_s), text))
+
+    def add_quiet_moment(
+        self, at_epoch_s: float, episode_start_epoch_s: float | None, reason: str
+    ) -> None:
+        """A stress episode that passed without a prompt, and why (stored once per episode
+        and reason)."""
+        self._queue(
+            "INSERT OR IGNORE INTO quiet_moments (t_ms, episode_start_ms, reason) VALUES (?, ?, ?)",
+            (
+                _ms(at_epoch_s),
+                None if episode_start_epoch_s is None else _ms(episode_start_epoch_s),
+                reason,
+            ),
+        )
 
     def _queue(self, sql: str, params: tuple[Any, ...]) -> None:
         """Rows other than beats are written at once (they are few and matter), or wait

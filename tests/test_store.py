@@ -129,8 +129,16 @@ def test_a_day_of_beats_and_windows_is_under_1_5_mb(tmp_path: Path) -> None:
         store.add_beats(t[i : i + 500], rr[i : i + 500])
     for k in range(1440):
         store.add_window(
-            WindowRow(T0 + 60.0 * (k + 1), "calm", 75, 75 + rng.random(), 3.7 + rng.random(),
-                      40 + rng.random(), 50 + rng.random(), rng.random())
+            WindowRow(
+                T0 + 60.0 * (k + 1),
+                "calm",
+                75,
+                75 + rng.random(),
+                3.7 + rng.random(),
+                40 + rng.random(),
+                50 + rng.random(),
+                rng.random(),
+            )
         )
     store.flush()
     store._db.execute("VACUUM")
@@ -308,3 +316,32 @@ def test_killed_writers_leave_a_consistent_log_losing_at_most_five_seconds(
     assert sum(len(r) for r in results) >= 50
     # Every run got somewhere: the log grew over the runs.
     assert all(r[-1] > r[0] for r in results)
+
+
+@pytest.mark.parametrize("version", range(1, len(MIGRATIONS)))
+def test_a_log_of_every_earlier_version_is_migrated_keeping_its_rows(
+    tmp_path: Path, version: int
+) -> None:
+    """A log written at ``version`` (its schema steps only, with rows in it) opens at the
+    latest version and keeps every row."""
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    for k in range(version):
+        db.executescript(f"BEGIN;\n{MIGRATIONS[k]}\nPRAGMA user_version = {k + 1};\nCOMMIT;")
+    db.execute(
+        "INSERT INTO episodes (kind, start_ms, confirmed_ms, end_ms, explanation)"
+        " VALUES ('stress', 1000, 2000, 3000, 'why')"
+    )
+    db.execute("INSERT INTO reflections (t_ms, text) VALUES (5, 'kept')")
+    db.commit()
+    db.close()
+    store = Store.open(tmp_path)
+    assert store.schema_version == len(MIGRATIONS)
+    assert list(store.query("SELECT kind, explanation FROM episodes")) == [("stress", "why")]
+    assert list(store.query("SELECT text FROM reflections")) == [("kept",)]
+    store.add_quiet_moment(10.0, 1.0, "quiet_hours")
+    store.add_quiet_moment(11.0, 1.0, "quiet_hours")  # the same episode and reason: once
+    store.add_quiet_moment(12.0, 1.0, "cooldown")
+    store.flush()
+    rows = list(store.query("SELECT episode_start_ms, reason FROM quiet_moments ORDER BY t_ms"))
+    assert rows == [(1000, "quiet_hours"), (1000, "cooldown")]
+    store.close()
