@@ -285,6 +285,67 @@ class PromptPolicy:
         self.offered_episodes.add(episode_id)
         self.deferred_since.pop(episode_id, None)
 
+    # ------------------------------------------------------------ when next
+
+    def held_by(self, now: datetime) -> Reason | None:
+        """What keeps a prompt for a new stretch of strain from coming at ``now``: ``paused``,
+        ``snoozed``, ``quiet_hours``, ``daily_cap`` or ``cooldown`` (checked in that order,
+        as :meth:`decide` does), or None when one could come now."""
+        return self._next(now)[1]
+
+    def next_possible(self, now: datetime) -> datetime | None:
+        """The earliest moment, at or after ``now``, at which a new stretch of strain could be
+        met with a prompt, by the time-bound rules alone (pause, snooze, quiet hours, daily
+        cap, cooldown; the body's state and the baseline are not foreseeable). ``now`` itself
+        when nothing holds; None while paused until resumed or with a daily cap of zero.
+
+        Each rule moves the moment past itself (the end of the pause, the snooze, the quiet
+        hours, the cooldown; local midnight for a used-up day) until none holds, so a cap
+        reached in the evening with quiet hours until 08:00 gives 08:00 the next morning.
+        """
+        return self._next(now)[0]
+
+    def _next(self, now: datetime) -> tuple[datetime | None, Reason | None]:
+        _require_aware(now)
+        c = self.config
+        t = now
+        first: Reason | None = None
+        for _ in range(16):  # each pass moves t forward; a few passes settle it
+            moved: datetime | None = None
+            reason: Reason | None = None
+            if self.is_paused(t):
+                if self.paused_until is None:
+                    return None, first or Reason.PAUSED
+                moved, reason = self.paused_until, Reason.PAUSED
+            elif self.is_snoozed(t) and self.snoozed_until is not None:
+                moved, reason = self.snoozed_until, Reason.SNOOZED
+            else:
+                local = self._local(t)
+                if c.in_quiet_hours(local.timetz()):
+                    end = datetime.combine(local.date(), c.quiet_end, tzinfo=local.tzinfo)
+                    if end <= local:
+                        end = datetime.combine(
+                            local.date() + timedelta(days=1), c.quiet_end, tzinfo=local.tzinfo
+                        )
+                    moved, reason = end, Reason.QUIET_HOURS
+                elif c.daily_cap <= 0:
+                    return None, first or Reason.DAILY_CAP
+                elif self.offers_on(local.date()) >= c.daily_cap:
+                    midnight = datetime.combine(
+                        local.date() + timedelta(days=1), time(0), tzinfo=local.tzinfo
+                    )
+                    moved, reason = midnight, Reason.DAILY_CAP
+                elif self.last_offer is not None and t - self.last_offer < timedelta(
+                    minutes=c.cooldown_min
+                ):
+                    moved = self.last_offer + timedelta(minutes=c.cooldown_min)
+                    reason = Reason.COOLDOWN
+            if moved is None:
+                return t, first
+            first = first or reason
+            t = max(t, moved.astimezone(now.tzinfo))
+        return t, first
+
     # -------------------------------------------------------------- counters
 
     def passed_quietly(self, day: date | None = None) -> Counter[Reason]:

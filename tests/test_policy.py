@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kindpulse.config.schema import PromptsSection, QuietHoursSection
 from kindpulse.detector import State
@@ -330,3 +332,202 @@ def test_state_round_trips_through_json() -> None:
     assert ask(q, later, "e2").offer
     assert q.passed_quietly()[Reason.ACTIVE] == 1
     assert q.offers_on(date(2026, 3, 10)) == 1
+
+
+def _offered(*times: datetime) -> object:
+    def setup(p: PromptPolicy) -> None:
+        for k, t in enumerate(times):
+            p.offered(t, f"before{k}")
+
+    return setup
+
+
+def _snoozed(t: datetime, minutes: float) -> object:
+    return lambda p: p.snoozed(t, minutes)
+
+
+def _paused(t: datetime, until: datetime | None) -> object:
+    return lambda p: p.paused(t, until)
+
+
+def _both(*setups: object) -> object:
+    def setup(p: PromptPolicy) -> None:
+        for s in setups:
+            s(p)  # type: ignore[operator]
+
+    return setup
+
+
+@pytest.mark.parametrize(
+    ("config", "setup", "now", "expected", "held"),
+    [
+        pytest.param(PolicyConfig(), None, NOON, NOON, None, id="nothing-holds"),
+        pytest.param(
+            PolicyConfig(), _offered(at(11, 30)), NOON, at(12, 15), Reason.COOLDOWN, id="cooldown"
+        ),
+        pytest.param(PolicyConfig(), _offered(at(11, 15)), NOON, NOON, None, id="cooldown-over"),
+        pytest.param(
+            PolicyConfig(),
+            _offered(at(20, 30)),
+            at(20, 40),
+            at(8, day=11),
+            Reason.COOLDOWN,
+            id="cooldown-runs-into-quiet-hours",
+        ),
+        pytest.param(
+            PolicyConfig(daily_cap=2),
+            _offered(at(9), at(10)),
+            NOON,
+            at(8, day=11),
+            Reason.DAILY_CAP,
+            id="cap-then-quiet-night",
+        ),
+        pytest.param(
+            PolicyConfig(daily_cap=2, quiet_enabled=False),
+            _offered(at(9), at(10)),
+            NOON,
+            at(0, day=11),
+            Reason.DAILY_CAP,
+            id="cap-until-local-midnight",
+        ),
+        pytest.param(
+            PolicyConfig(daily_cap=0), None, NOON, None, Reason.DAILY_CAP, id="cap-zero-never"
+        ),
+        pytest.param(
+            PolicyConfig(), None, at(22), at(8, day=11), Reason.QUIET_HOURS, id="quiet-evening"
+        ),
+        pytest.param(
+            PolicyConfig(),
+            None,
+            at(3, day=11),
+            at(8, day=11),
+            Reason.QUIET_HOURS,
+            id="quiet-small-hours",
+        ),
+        pytest.param(
+            PolicyConfig(quiet_start=time(13), quiet_end=time(14)),
+            None,
+            at(13, 30),
+            at(14),
+            Reason.QUIET_HOURS,
+            id="quiet-midday-span",
+        ),
+        pytest.param(PolicyConfig(quiet_enabled=False), None, at(22), at(22), None, id="quiet-off"),
+        pytest.param(
+            PolicyConfig(), _snoozed(NOON, 30), at(12, 10), at(12, 30), Reason.SNOOZED, id="snooze"
+        ),
+        pytest.param(
+            PolicyConfig(),
+            _both(_offered(NOON), _snoozed(NOON, 10)),
+            at(12, 5),
+            at(12, 45),
+            Reason.SNOOZED,
+            id="snooze-then-cooldown",
+        ),
+        pytest.param(
+            PolicyConfig(), _paused(NOON, at(14)), NOON, at(14), Reason.PAUSED, id="pause-until"
+        ),
+        pytest.param(
+            PolicyConfig(),
+            _paused(NOON, at(22)),
+            NOON,
+            at(8, day=11),
+            Reason.PAUSED,
+            id="pause-into-quiet-hours",
+        ),
+        pytest.param(
+            PolicyConfig(),
+            _paused(NOON, None),
+            at(15),
+            None,
+            Reason.PAUSED,
+            id="paused-until-resumed",
+        ),
+        pytest.param(PolicyConfig(), _paused(NOON, at(13)), at(14), at(14), None, id="pause-over"),
+        # Quiet hours are local to the configured zone: 20:00 UTC is 22:00 at UTC+2, and
+        # they end at 08:00 there, 06:00 UTC.
+        pytest.param(
+            PolicyConfig(tz=TZ),
+            None,
+            datetime(2026, 3, 10, 20, tzinfo=timezone.utc),
+            datetime(2026, 3, 11, 6, tzinfo=timezone.utc),
+            Reason.QUIET_HOURS,
+            id="configured-zone",
+        ),
+    ],
+)
+def test_next_possible(
+    config: PolicyConfig,
+    setup: object,
+    now: datetime,
+    expected: datetime | None,
+    held: Reason | None,
+) -> None:
+    p = PromptPolicy(config)
+    if setup is not None:
+        setup(p)  # type: ignore[operator]
+    assert p.next_possible(now) == expected
+    assert p.held_by(now) is held
+    if expected is not None:
+        # The policy itself agrees: a new stretch is offered then, and not a second before.
+        assert ask(p, expected, "new").offer
+        if expected > now:
+            assert not ask(p, expected - timedelta(seconds=1), "new2").offer
+
+
+def test_next_possible_refuses_naive_datetimes() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        PromptPolicy().next_possible(datetime(2026, 3, 10, 12))
+
+
+@given(
+    cooldown=st.sampled_from([0.0, 20.0, 45.0, 600.0]),
+    cap=st.integers(0, 3),
+    quiet=st.tuples(st.integers(0, 23), st.integers(0, 23), st.booleans()),
+    offers=st.lists(st.integers(-36 * 60, 0), max_size=4),
+    snooze=st.one_of(st.none(), st.integers(0, 600)),
+    pause=st.one_of(st.none(), st.integers(-60, 3000), st.just(-1)),
+    now_min=st.integers(0, 24 * 60),
+    probes=st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3),
+)
+@settings(max_examples=300, deadline=None)
+def test_next_possible_agrees_with_decide(
+    cooldown: float,
+    cap: int,
+    quiet: tuple[int, int, bool],
+    offers: list[int],
+    snooze: int | None,
+    pause: int | None,
+    now_min: int,
+    probes: list[float],
+) -> None:
+    config = PolicyConfig(
+        cooldown_min=cooldown,
+        daily_cap=cap,
+        quiet_start=time(quiet[0]),
+        quiet_end=time(quiet[1]),
+        quiet_enabled=quiet[2],
+    )
+    p = PromptPolicy(config)
+    now = at(0) + timedelta(minutes=now_min)
+    for k, m in enumerate(sorted(offers)):
+        p.offered(now + timedelta(minutes=m), f"old{k}")
+    if snooze is not None:
+        p.snoozed(now, snooze)
+    if pause == -1:
+        p.paused(now)
+    elif pause is not None:
+        p.paused(now, now + timedelta(minutes=pause))
+    t = p.next_possible(now)
+    if t is None:
+        # Never by the time rules: refused now and far ahead.
+        assert p.held_by(now) is not None
+        assert not ask(p, now + timedelta(days=5), "later").offer
+        return
+    assert t >= now
+    assert ask(p, t, "then").offer
+    assert (p.held_by(now) is None) == (t == now)
+    for k, f in enumerate(probes):
+        between = now + (t - now) * f
+        if between < t:
+            assert not ask(p, between, f"probe{k}").offer
