@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,6 +213,9 @@ class Daemon:
         self._stop = asyncio.Event()
         self._progress_at = time.monotonic()
         self._started = time.time()
+        self._reloaded: float | None = None  # wall clock of the last accepted reload
+        self._reload_refused: str | None = None  # why the last reload was refused
+        self._last_prompt: dict[str, Any] | None = None  # cached from the log
 
     @staticmethod
     def _detector_config(config: Config) -> DetectorConfig:
@@ -236,7 +240,9 @@ class Daemon:
             new = self._reload()
         except ConfigError as e:
             log.error("reload refused, keeping the running configuration: %s", e)
+            self._reload_refused = str(e)
         else:
+            self._reloaded, self._reload_refused = time.time(), None
             self.config = new
             det = self.pipeline.detector
             # New thresholds; the shift learnt from "I'm okay" stays.
@@ -266,6 +272,9 @@ class Daemon:
         self._controls_seen = 0
         self._apply_controls()
         reader = asyncio.create_task(self._read(self.source))
+        block_after = _test_block_loop_after_s()
+        if block_after is not None:
+            loop.call_later(block_after, _block_loop_forever)
         self.notifier.ready()
         self._write_status()
         try:
@@ -377,6 +386,49 @@ class Daemon:
         scores = self.pipeline.detector.scores
         return scores[-1].state.value if scores else "unknown"
 
+    def _policy_now(self) -> float:
+        """Now on the clock that policy time runs on: the source's clock (a replay or the
+        simulator at any speed), the wall clock for the strap."""
+        t = self.pipeline.last_beat_t
+        return t if t is not None and self.opts.source != "ble" else time.time()
+
+    def _read_last_prompt(self) -> dict[str, Any] | None:
+        """The newest prompt in the log (it survives restarts): when, and what became of
+        it; a prompt still on screen (offered, no answer yet) has outcome None."""
+        try:
+            rows = list(
+                self.store.query(
+                    "SELECT t_ms, outcome FROM prompts ORDER BY t_ms DESC, id DESC LIMIT 1"
+                )
+            )
+        except sqlite3.Error:  # the log is failing or already closed: keep what we had
+            return self._last_prompt
+        last = None if not rows else {"at_epoch": rows[0][0] / 1000.0, "outcome": rows[0][1]}
+        offer = self.care.policy.last_offer if self.care is not None else None
+        if offer is not None and (last is None or offer.timestamp() > last["at_epoch"] + 0.001):
+            last = {"at_epoch": offer.timestamp(), "outcome": None}
+        if last is not None:
+            last["at"] = _iso(last["at_epoch"])
+        self._last_prompt = last
+        return last
+
+    def _prompt_status(self) -> dict[str, Any]:
+        """Last prompt, and when the next one may come (PromptPolicy.next_possible)."""
+        out: dict[str, Any] = {"last_prompt": self._read_last_prompt()}
+        if self.care is None:
+            return {**out, "next_prompt": None, "next_prompt_held_by": None}
+        policy = self.care.policy
+        now = datetime.fromtimestamp(self._policy_now(), tz=timezone.utc).astimezone()
+        nxt = policy.next_possible(now)
+        held = policy.held_by(now)
+        return {
+            **out,
+            "next_prompt": None if nxt is None else _iso(nxt.timestamp()),
+            "next_prompt_held_by": None if held is None else held.value,
+            "prompts_today": policy.offers_on(policy.local_day(now)),
+            "daily_cap": policy.config.daily_cap,
+        }
+
     def status_doc(self, stopped: bool = False) -> dict[str, Any]:
         src = self.source.status if self.source is not None else None
         p = self.pipeline
@@ -401,10 +453,13 @@ class Daemon:
             "baseline_ready": base.ready,
             "in_episode": p.detector.open_episode is not None,
             **(
-                self.care.holds(p.last_beat_t or time.time())
+                self.care.holds(self._policy_now())
                 if self.care is not None
                 else {"paused": None, "snoozed_until": None}
             ),
+            **self._prompt_status(),
+            "reloaded": _iso(self._reloaded),
+            "reload_refused": self._reload_refused,
             "last_episode": None
             if last_ep is None
             else {
@@ -413,11 +468,18 @@ class Daemon:
             },
         }
 
-    def status_line(self) -> str:
-        d = self.status_doc()
+    def status_line(self, doc: dict[str, Any] | None = None) -> str:
+        """The one line for ``systemctl status`` (``STATUS=``), e.g. "Polar H10 connected ·
+        calm" or "simulated ordinary days connected · calm · paused"."""
+        d = self.status_doc() if doc is None else doc
         who = d["device"] or d["source"]
-        link = "connected" if d["connected"] else "waiting"
-        return f"{who} {link} · {d['state']}"
+        link = "connected" if d["connected"] else "not connected"
+        parts = [f"{who} {link}", d["state"]]
+        if d.get("paused"):
+            parts.append("prompts paused")
+        elif d.get("snoozed_until"):
+            parts.append("prompts snoozed")
+        return " · ".join(parts)
 
     def _write_status(self, stopped: bool = False) -> None:
         doc = self.status_doc(stopped)
@@ -426,7 +488,7 @@ class Daemon:
         except OSError as e:
             log.warning("status file not written: %s", e)
         if not stopped:
-            self.notifier.status(self.status_line())
+            self.notifier.status(self.status_line(doc))
 
     def _save_baseline(self) -> None:
         doc = self.pipeline.detector.baseline.to_dict()
@@ -434,6 +496,32 @@ class Daemon:
             write_private(self.state_dir / BASELINE_FILE, json.dumps(doc) + "\n")
         except OSError as e:
             log.warning("baseline not saved: %s", e)
+
+
+#: TEST-ONLY: seconds after start at which the event loop blocks for good (tests/
+#: test_systemd_user.py proves that the service manager's watchdog then kills and restarts
+#: the daemon). Never set it for real use: a blocked daemon notices nothing.
+TEST_BLOCK_LOOP_ENV = "KINDPULSE_TEST_BLOCK_LOOP_AFTER_S"
+
+
+def _test_block_loop_after_s() -> float | None:
+    """The test-only hook's delay, or None when unset (always, outside tests)."""
+    text = os.environ.get(TEST_BLOCK_LOOP_ENV, "")
+    try:
+        value = float(text) if text else None
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < 0:
+        return None
+    log.warning("%s is set: the event loop will block after %g s", TEST_BLOCK_LOOP_ENV, value)
+    return value
+
+
+def _block_loop_forever() -> None:
+    """TEST-ONLY: hold the event loop in a plain sleep, so no watchdog ping goes out."""
+    log.warning("test hook: blocking the event loop now")
+    while True:
+        time.sleep(3600.0)
 
 
 def default_state_dir() -> Path:
@@ -486,15 +574,93 @@ def cmd_run(args: Any) -> int:
     return asyncio.run(daemon.run())
 
 
+def _status_state_dir(args: Any) -> Path:
+    """``--state-dir``, else the config's ``[storage] state_dir`` (the file the service reads:
+    ``$KINDPULSE_CONFIG`` or the default), else the default; a broken config file does not
+    stop ``status`` from looking in the default place."""
+    if getattr(args, "state_dir", None):
+        return Path(args.state_dir)
+    from kindpulse.config.loader import load_config
+
+    try:
+        configured = load_config(getattr(args, "config", None)).storage.state_dir
+    except ConfigError:
+        configured = None
+    return configured or default_state_dir()
+
+
+def _when(iso: str | None, now: datetime) -> str:
+    """An ISO time from the status as a person reads it: "14:05 today", "08:00 tomorrow",
+    "yesterday 21:10", else the date and time."""
+    if not iso:
+        return "unknown"
+    try:
+        t = datetime.fromisoformat(iso).astimezone()
+    except ValueError:
+        return iso
+    days = (t.date() - now.date()).days
+    hm = t.strftime("%H:%M")
+    if days == 0:
+        return f"{hm} today"
+    if days == 1:
+        return f"{hm} tomorrow"
+    if days == -1:
+        return f"yesterday {hm}"
+    return t.strftime("%Y-%m-%d %H:%M")
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(0, round(seconds))} s ago"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min ago"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.1f} days ago"
+
+
+#: What became of a prompt (the log's outcome), in plain words.
+OUTCOME_WORDS = {
+    None: "still on screen, waiting for an answer",
+    "break": "you took the break",
+    "snooze": "you snoozed it",
+    "okay": "you said you were okay",
+    "dismissed": "it was closed",
+    "timed_out": "it passed unanswered",
+    "failed": "it could not be shown",
+}
+
+
+def next_prompt_words(doc: dict[str, Any], now: datetime) -> str:
+    """When the next prompt may come, from the status document, in plain words."""
+    held = doc.get("next_prompt_held_by")
+    nxt = doc.get("next_prompt")
+    if "next_prompt_held_by" not in doc:
+        return "unknown"
+    if nxt is None:
+        if held == "paused":
+            return "not while prompts are paused ('kindpulse resume' lifts the pause)"
+        return "none: the daily cap is zero, so prompts are off"
+    at = _when(nxt, now)
+    if held is None:
+        return "whenever sustained strain is noticed"
+    because = {
+        "cooldown": "after a rest since the last one",
+        "daily_cap": "today's prompts are used up",
+        "quiet_hours": "after quiet hours",
+        "snoozed": "after the snooze",
+        "paused": "after the pause",
+    }.get(str(held), str(held))
+    return f"not before {at} ({because})"
+
+
 def cmd_status(args: Any) -> int:
     """``kindpulse status``: what the daemon last wrote, or a clear line when it is not
     running."""
-    state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    state_dir = _status_state_dir(args)
     path = state_dir / STATUS_FILE
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        doc = None
     except (OSError, ValueError):
         doc = None
     alive = False
@@ -512,17 +678,40 @@ def cmd_status(args: Any) -> int:
         return 3
     if not alive:
         print(f"kindpulse is not running; it last wrote at {doc.get('updated')}.")
+    now = datetime.now().astimezone()
     who = doc.get("device") or doc.get("source")
     link = "connected" if doc.get("connected") else "not connected"
-    print(f"device:      {who} ({link})")
-    if doc.get("battery_pct") is not None:
-        print(f"battery:     {doc['battery_pct']}%")
-    print(f"last beat:   {doc.get('last_beat') or 'none yet'}")
+    battery = doc.get("battery_pct")
+    power = "" if battery is None else f", battery {battery}%"
+    print(f"device:      {who} ({link}{power})")
+    last_beat, beat_t = doc.get("last_beat"), doc.get("last_beat_epoch")
+    if last_beat and isinstance(beat_t, (int, float)):
+        age = time.time() - beat_t
+        ago = f"{_ago(age)}, " if 0 <= age < 2 * 86400 else ""
+        print(f"last beat:   {ago}{_when(last_beat, now)}")
+    else:
+        print("last beat:   none yet")
     state = doc.get("state")
     if not doc.get("baseline_ready"):
         state = f"{state} (still learning your usual)"
     print(f"state:       {state}")
-    last = doc.get("last_episode")
+    paused, snoozed = doc.get("paused"), doc.get("snoozed_until")
+    if paused:
+        until = "until you resume" if paused == "until resumed" else f"until {_when(paused, now)}"
+        print(f"prompts:     paused {until}")
+    elif snoozed:
+        print(f"prompts:     snoozed until {_when(snoozed, now)}")
+    last = doc.get("last_prompt")
     if last:
-        print(f"last noticed: {last['confirmed']}")
+        words = OUTCOME_WORDS.get(last.get("outcome"), str(last.get("outcome")))
+        print(f"last prompt: {_when(last.get('at'), now)}, {words}")
+    else:
+        print("last prompt: none yet")
+    if alive:
+        print(f"next prompt: {next_prompt_words(doc, now)}")
+    last_ep = doc.get("last_episode")
+    if last_ep:
+        print(f"last noticed: {_when(last_ep['confirmed'], now)}")
+    if doc.get("reload_refused"):
+        print(f"config:      the last reload was refused ({doc['reload_refused']})")
     return 0 if alive else 3

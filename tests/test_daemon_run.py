@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,11 +56,22 @@ def test_a_simulated_day_runs_to_the_end_and_notices_the_stress(tmp_path: Path) 
     doc = json.loads((state / "status.json").read_text())
     assert doc["running"] is False and doc["beats"] > 3000
     assert doc["last_episode"]["explanation"].startswith("For about")
+    # The prompt for it (whatever became of it: no one is there to answer) and the next
+    # possible one, after the 45 minute cooldown on the simulated clock.
+    assert doc["last_prompt"]["at"] == doc["last_episode"]["confirmed"]
+    assert doc["last_prompt"]["outcome"] in ("failed", "timed_out", "dismissed")
+    assert doc["next_prompt_held_by"] == "cooldown" and doc["prompts_today"] == 1
+    gap = datetime.fromisoformat(doc["next_prompt"]) - datetime.fromisoformat(
+        doc["last_prompt"]["at"]
+    )
+    assert gap == timedelta(minutes=45)
     assert json.loads((state / "baseline.json").read_text())["ready"] is True
     st = kp("status", "--state-dir", str(state), "--json")
     assert json.loads(st.stdout)["running"] is False
     text = kp("status", "--state-dir", str(state))
     assert text.returncode == 3 and "not running" in text.stdout
+    assert "last prompt: 2026-11-24 14:" in text.stdout
+    assert "next prompt" not in text.stdout  # only a running daemon can promise one
 
 
 def _notify_socket(tmp_path: Path) -> tuple[socket.socket, str]:
@@ -297,7 +309,13 @@ def test_pause_and_resume_reach_the_running_daemon_through_the_log(tmp_path: Pat
         wait_for(lambda d: d["paused"] is None)
         p = kp("pause", "1h30m", "--state-dir", str(state))
         assert p.returncode == 0 and "paused until" in p.stdout
-        wait_for(lambda d: d["paused"] not in (None, "until resumed"))
+        doc = wait_for(lambda d: d["paused"] not in (None, "until resumed"))
+        assert doc["next_prompt_held_by"] == "paused"
+        pause_end = datetime.fromisoformat(doc["paused"])
+        assert datetime.fromisoformat(doc["next_prompt"]) >= pause_end - timedelta(seconds=1)
+        text = kp("status", "--state-dir", str(state)).stdout
+        assert "prompts:     paused until " in text and "(after the pause)" in text
+        assert "last prompt: none yet" in text
         assert kp("thresholds", "reset", "--state-dir", str(state)).returncode == 0
     finally:
         proc.send_signal(signal.SIGTERM)
