@@ -137,6 +137,8 @@ def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ig
     from kindpulse.config.commands import add_config_commands
     from kindpulse.daemon.control import add_control_commands
     from kindpulse.daemon.demo import add_demo_command
+    from kindpulse.daemon.guided import add_break_command
+    from kindpulse.daemon.reflect import add_reflect_command
     from kindpulse.daemon.review import add_store_commands
     from kindpulse.daemon.service import add_service_commands
     from kindpulse.sensors.record import add_ble_commands
@@ -148,6 +150,8 @@ def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ig
     add_service_commands(sub)
     add_store_commands(sub)
     add_demo_command(sub)
+    add_break_command(sub)
+    add_reflect_command(sub)
     add_control_commands(sub)
 
 

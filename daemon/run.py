@@ -39,6 +39,7 @@ from typing import Any
 from kindpulse.config.schema import Config
 from kindpulse.daemon.care import Care
 from kindpulse.daemon.notifier import Notifier, default_notifier
+from kindpulse.daemon.reflect import ReflectionInviter
 from kindpulse.detector import BaselineTracker, Detector, DetectorConfig, Episode, WindowInput
 from kindpulse.errors import ConfigError, UsageError
 from kindpulse.hrv import IncrementalWindows, WindowTable
@@ -209,6 +210,7 @@ class Daemon:
         self._retained_at = -math.inf
         self._ui = ui
         self.care: Care | None = None
+        self.reflection: ReflectionInviter | None = None  # the evening invitation
         self.source: BeatSource | None = None
         self._stop = asyncio.Event()
         self._progress_at = time.monotonic()
@@ -251,6 +253,8 @@ class Daemon:
             )
             if self.care is not None:
                 self.care.reconfigure(new)
+            if self.reflection is not None:
+                self.reflection.reconfigure(new)
             log.info("configuration reloaded")
         self.notifier.ready()
 
@@ -268,6 +272,14 @@ class Daemon:
             wall=self.pipeline.wall,
             speed=self.opts.speed,
             answer_after_s=self.opts.answer_after_s,
+        )
+        # The evening invitation runs on the source's clock too (the real one for a strap).
+        self.reflection = ReflectionInviter(
+            self.config,
+            store=self.store,
+            notifier=self.care.notifier,
+            policy=self.care.policy,
+            clock=time.time if self.opts.source == "ble" else lambda: self.pipeline.last_beat_t,
         )
         self._controls_seen = 0
         self._apply_controls()
@@ -374,6 +386,8 @@ class Daemon:
 
     def _tick(self) -> None:
         self._apply_controls()
+        if self.reflection is not None:
+            self.reflection.tick()
         # The watchdog is fed from the loop itself, and only while items keep flowing or
         # the source says it is waiting (not connected, or a replay that has finished).
         src = self.source
