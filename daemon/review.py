@@ -454,6 +454,10 @@ DAY_COLUMNS = (
 
 def cmd_review(args: argparse.Namespace) -> int:
     period = period_from_args(args)
+    if getattr(args, "plot", None):
+        from kindpulse.daemon.plot import cmd_plot
+
+        return cmd_plot(args, period, _state_dir(args))
     store = Store.open(_state_dir(args))
     try:
         doc = build_review(store, period)
@@ -637,6 +641,12 @@ def add_store_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     g.add_argument("--since", metavar="DATE|ISO8601", help="from (with --until)")
     r.add_argument("--until", metavar="DATE|ISO8601", help="to (default now; a date: that day)")
     r.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    r.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw the period to FILE (.png or .svg) instead of printing it: one day as a "
+        "timeline, more days as an hour-by-day map (needs: pip install 'kindpulse[plot]')",
+    )
     common(r)
     r.set_defaults(handler=cmd_review)
 
