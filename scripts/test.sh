@@ -3,7 +3,7 @@
 #
 #   ./scripts/test.sh [pytest args...]
 #
-# It creates .venv (if missing), installs kindpulse with its test extras, installs the
+# It creates .venv (if missing), installs kindpulse with its test and plot extras, installs the
 # Debian packages of the integration tests when run as root and they are missing, runs
 # ruff and mypy, then pytest. Run as root (as CI does), a skipped integration test fails
 # the run (KINDPULSE_REQUIRE_INTEGRATION=1), so nothing is passed by being left out.
@@ -32,7 +32,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 # A strict editable install: the top-level folders are mapped into the one package
 # `kindpulse` (README, Layout), and static tools see them through it.
-.venv/bin/python -m pip install -q -e '.[test]' --config-settings editable_mode=strict 2>&1 \
+.venv/bin/python -m pip install -q -e '.[test,plot]' --config-settings editable_mode=strict 2>&1 \
     | grep -v "^WARNING: Location" || true
 # Fail early if the install is broken (from /tmp: the root's kindpulse/ folder would shadow it).
 (cd /tmp && "$OLDPWD/.venv/bin/python" -c "import kindpulse.daemon.cli")
