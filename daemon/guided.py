@@ -20,12 +20,14 @@ the log failing never spoils the break: it is said in one line and the exit is s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import shutil
+import signal
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as dtime
@@ -228,14 +230,8 @@ def _open(state: Path) -> Store | None:
         return None
 
 
-def _taken_today(state: Path, now: datetime) -> int:
-    store = _open(state)
-    if store is None:
-        return 0
-    try:
-        return len(store.breaks_between(_midnight(now), now.timestamp() + 1.0))
-    finally:
-        store.close()
+def _taken_today(store: Store, now: datetime) -> int:
+    return len(store.breaks_between(_midnight(now), now.timestamp() + 1.0))
 
 
 # -- the command -------------------------------------------------------------------------
@@ -256,31 +252,47 @@ def cmd_break(args: argparse.Namespace) -> int:
         raise UsageError(f"--variant {args.variant}: expected 1 to {len(variants)}")
     state = state_dir_for(args, config)
     now = datetime.now().astimezone()
-    if args.variant is not None:
-        index = args.variant - 1
-    else:
-        taken = 0 if args.no_log else _taken_today(state, now)
-        index = variant_for_today(now, taken, len(variants))
-    out = sys.stdout
-    animate = not args.no_animation and out.isatty() and _terminal_can_redraw()
-    run = TerminalBreak(
-        guided_steps(index, variants=variants),
-        out,
-        pace_s=args.pace,
-        animate=animate,
-        speed=args.speed,
-    )
-    started = time.time()
-    run.run()
-    ended = time.time()
-    if not args.no_log:
-        store = _open(state)
+    store = None if args.no_log else _open(state)
+    try:
+        if args.variant is not None:
+            index = args.variant - 1
+        else:
+            taken = 0 if store is None else _taken_today(store, now)
+            index = variant_for_today(now, taken, len(variants))
+        out = sys.stdout
+        animate = not args.no_animation and out.isatty() and _terminal_can_redraw()
+        run = TerminalBreak(
+            guided_steps(index, variants=variants),
+            out,
+            pace_s=args.pace,
+            animate=animate,
+            speed=args.speed,
+        )
+        started = time.time()
+        with _terminate_as_interrupt():
+            run.run()
         if store is not None:
-            try:
-                store.add_break(started, ended)
-            finally:
-                store.close()
+            store.add_break(started, time.time())
+    finally:
+        if store is not None:
+            store.close()
     return 0
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (the terminal closing) end the break as Ctrl-C does, so the
+    cursor comes back and what was taken is kept."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _terminal_can_redraw() -> bool:

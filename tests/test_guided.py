@@ -78,6 +78,15 @@ def test_own_phrases_from_the_config_and_no_log(tmp_path: Path) -> None:
     assert not state.exists()  # --no-log: the log is not even opened
 
 
+def test_a_log_that_cannot_be_written_does_not_spoil_the_break(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    p = kp("break", "--speed", "100", "--state-dir", str(not_a_dir / "state"))
+    assert p.returncode == 0 and "Thank you" in p.stdout
+    assert p.stderr.startswith("kindpulse: the break is not kept in the log: ")
+    assert len(p.stderr.splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -130,7 +139,10 @@ def _read_all(fd: int, proc: subprocess.Popen[bytes], timeout: float) -> bytes:
     return buf
 
 
-def test_ctrl_c_ends_the_break_gently_and_keeps_what_was_taken(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_ends_the_break_gently_and_keeps_what_was_taken(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     state = tmp_path / "state"
     proc = subprocess.Popen(
         [KINDPULSE, "break", "--variant", "2", "--state-dir", str(state)],
@@ -140,7 +152,7 @@ def test_ctrl_c_ends_the_break_gently_and_keeps_what_was_taken(tmp_path: Path) -
     assert proc.stdout is not None and proc.stderr is not None
     try:
         head = _read_until(proc.stdout.fileno(), VARIANTS[1].title.encode(), 30)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         rest = _read_all(proc.stdout.fileno(), proc, 30)
         assert proc.wait(timeout=30) == 0
     finally:
