@@ -701,7 +701,7 @@ def cmd_status(args: Any) -> int:
     last_beat, beat_t = doc.get("last_beat"), doc.get("last_beat_epoch")
     if last_beat and isinstance(beat_t, (int, float)):
         age = time.time() - beat_t
-        ago = f"{_ago(age)}, " if 0 <= age < 2 * 86400 else ""
+        ago = f"{_ago(max(0.0, age))}, " if -60 <= age < 2 * 86400 else ""
         print(f"last beat:   {ago}{_when(last_beat, now)}")
     else:
         print("last beat:   none yet")
