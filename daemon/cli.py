@@ -12,6 +12,7 @@ import argparse
 import csv
 import dataclasses
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -20,7 +21,6 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from kindpulse import __version__
 from kindpulse.errors import EX_USAGE, InputDataError, KindpulseError, NoInputError
-from kindpulse.sensors.record import positive_seconds
 
 if TYPE_CHECKING:
     from kindpulse.analysis import Detection
@@ -37,7 +37,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EX_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def positive_seconds(text: str) -> float:
+    """argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or, when ``command`` is given, only what that command needs (so a
+    command imports only its own module)."""
     parser = _Parser(
         prog="kindpulse",
         description="Notice sustained stress from a heart-rate strap and offer a kind break.",
@@ -116,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="machine-readable")
     st.set_defaults(handler=_lazy("kindpulse.daemon.run", "cmd_status"))
 
-    _add_optional_commands(sub)
+    _add_optional_commands(sub, command)
     return parser
 
 
@@ -132,27 +145,34 @@ def _lazy(module: str, name: str) -> Handler:
     return handler
 
 
-def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Commands that live with their own modules (their heavy imports stay inside them)."""
-    from kindpulse.config.commands import add_config_commands
-    from kindpulse.daemon.control import add_control_commands
-    from kindpulse.daemon.demo import add_demo_command
-    from kindpulse.daemon.guided import add_break_command
-    from kindpulse.daemon.reflect import add_reflect_command
-    from kindpulse.daemon.review import add_store_commands
-    from kindpulse.daemon.service import add_service_commands
-    from kindpulse.sensors.record import add_ble_commands
-    from kindpulse.sensors.simulator import add_simulate_command
+#: Commands that live with their own modules: (module, function adding them, their names).
+#: Only the module of the command being run is imported, so heavy imports stay with it.
+OPTIONAL_COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("kindpulse.sensors.record", "add_ble_commands", ("scan", "record")),
+    ("kindpulse.sensors.simulator", "add_simulate_command", ("simulate",)),
+    ("kindpulse.config.commands", "add_config_commands", ("config",)),
+    ("kindpulse.daemon.service", "add_service_commands", ("service",)),
+    ("kindpulse.daemon.review", "add_store_commands", ("import", "review", "export", "forget")),
+    ("kindpulse.daemon.demo", "add_demo_command", ("demo",)),
+    ("kindpulse.daemon.guided", "add_break_command", ("break",)),
+    ("kindpulse.daemon.reflect", "add_reflect_command", ("reflect",)),
+    ("kindpulse.daemon.control", "add_control_commands", ("pause", "resume", "thresholds")),
+)
 
-    add_ble_commands(sub)
-    add_simulate_command(sub)
-    add_config_commands(sub)
-    add_service_commands(sub)
-    add_store_commands(sub)
-    add_demo_command(sub)
-    add_break_command(sub)
-    add_reflect_command(sub)
-    add_control_commands(sub)
+
+def _add_optional_commands(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    command: str | None = None,
+) -> None:
+    """Add the commands of :data:`OPTIONAL_COMMANDS`: all of them, or when ``command`` is
+    one of theirs, only its module's."""
+    import importlib
+
+    known = {name for _m, _f, names in OPTIONAL_COMMANDS for name in names}
+    for module, function, names in OPTIONAL_COMMANDS:
+        if command in known and command not in names:
+            continue
+        getattr(importlib.import_module(module), function)(sub)
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -277,7 +297,9 @@ class _Progress:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     from kindpulse.daemon.logs import setup_logging
 

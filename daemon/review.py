@@ -19,6 +19,7 @@ episode that crosses midnight is split between the days it touches.
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import io
 import json
@@ -269,68 +270,146 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
+#: Plain words for the reasons a moment of strain passed without a prompt.
+QUIET_REASONS: dict[str, str] = {
+    "quiet_hours": "during quiet hours",
+    "cooldown": "because a break had been offered a little earlier",
+    "daily_cap": "because the day's offers were already made",
+    "snoozed": "while reminders were snoozed",
+    "paused": "while kindpulse was paused",
+    "active": "while you were moving",
+    "unknown": "while the signal was unclear",
+    "warming_up": "while kindpulse was still learning your usual rhythm",
+    "deferred_too_long": "while the screen was away for a long time",
+    "ended": "because the stretch ended before the screen was free",
+}
+
+#: Prompt outcomes as stored (daemon/notifier.py ``Outcome``).
+OUTCOMES = ("break", "snooze", "okay", "dismissed", "timed_out", "failed")
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _hour_slices(a: float, b: float) -> Iterable[tuple[datetime, float]]:
+    """``[a, b)`` cut at local hour boundaries: (local start, seconds) for each piece."""
+    cur = a
+    while cur < b:
+        lt = datetime.fromtimestamp(cur)
+        nxt = (lt.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)).timestamp()
+        end = min(b, max(nxt, cur + 1.0))
+        yield lt, end - cur
+        cur = end
+
+
 def build_review(store: Store, period: Period) -> dict[str, Any]:
     """The review document (what ``--format json`` prints)."""
     import numpy as np
 
     p0, p1 = period.start, period.end
-    t, rr = store.beats_between(p0, p1)
+    ms0, ms1 = round(p0 * 1000), round(p1 * 1000)
+    buckets = store.window_buckets(p0, p1)
+    b_start, b_wear = buckets["start"], buckets["wear_s"]
+    b_cum = np.concatenate(([0.0], np.cumsum(b_wear)))
     episodes = store.episodes_between(p0, p1)
-    breaks = store.breaks_between(p0 - BREAK_AFTER_S, p1)
-    snoozes = [
-        c.t for c in store.controls_since(p0) if c.kind == "snooze" and c.t < p1
+    breaks = [
+        {
+            "start": a / 1000.0,
+            "end": b / 1000.0,
+            "hr_before": hb,
+            "hr_after": ha,
+            "ln_rmssd_before": lb,
+            "ln_rmssd_after": la,
+        }
+        for a, b, hb, ha, lb, la in store.query(
+            "SELECT start_ms, end_ms, hr_before, hr_after, ln_rmssd_before, ln_rmssd_after"
+            " FROM breaks WHERE start_ms >= ? AND start_ms < ? ORDER BY start_ms",
+            (round((p0 - BREAK_AFTER_S) * 1000), ms1),
+        )
     ]
-    pauses = [c.t for c in store.controls_since(p0) if c.kind == "pause" and c.t < p1]
+    controls = [c for c in store.controls_since(p0) if c.t < p1]
+    snoozes = [c.t for c in controls if c.kind == "snooze"]
+    pauses = [c.t for c in controls if c.kind == "pause"]
     prompts = [
-        r[0] / 1000.0
-        for r in store.query(
-            "SELECT t_ms FROM prompts WHERE t_ms >= ? AND t_ms < ?",
-            (round(p0 * 1000), round(p1 * 1000)),
+        (t / 1000.0, outcome)
+        for t, outcome in store.query(
+            "SELECT t_ms, outcome FROM prompts WHERE t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+            (ms0, ms1),
+        )
+    ]
+    quiet = [
+        (t / 1000.0, reason)
+        for t, reason in store.query(
+            "SELECT t_ms, reason FROM quiet_moments WHERE t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+            (ms0, ms1),
         )
     ]
 
-    # Beats are kept for fewer days than windows: where a day has no beats left, its wear
-    # is the time its minute windows' beats covered (n_beats × mean RR).
-    win = [
-        (w.end_epoch_s, w.n_beats * 60.0 / w.mean_hr)
-        for w in store.windows_between(p0, p1 + 60.0)
-        if w.mean_hr and w.n_beats
-    ]
-
-    def wear(a: float, b: float) -> float:
-        m = (t >= a) & (t < b)
-        if m.any():
-            return float(np.sum(rr[m])) / 1000.0
-        return sum(min(60.0, s) for e, s in win if a < e <= b)
+    break_starts = [k["start"] for k in breaks]
 
     def with_break(e: StoredEpisode) -> bool:
-        return any(e.start <= b0 <= e.end + BREAK_AFTER_S for b0, _ in breaks)
+        i = bisect.bisect_left(break_starts, e.start)
+        return i < len(break_starts) and break_starts[i] <= e.end + BREAK_AFTER_S
 
-    def in_range(xs: Iterable[float], a: float, b: float) -> int:
-        return sum(a <= x < b for x in xs)
+    # Day boundaries (local midnights, DST-aware), clipped to the period.
+    edges = [max(_midnight(d), p0) for d in period.days]
+    edges.append(min(_midnight(period.days[-1] + timedelta(days=1)), p1))
+    n_days = len(period.days)
+    # Time worn: the beats' RR summed; where a day's beats have aged out of the log, the
+    # time its kept minute windows' beats covered.
+    beat_s = store.rr_totals(edges)
+    j = np.searchsorted(b_start, edges)
+    wear = [
+        beat_s[i] if beat_s[i] > 0 else float(b_cum[j[i + 1]] - b_cum[j[i]])
+        for i in range(n_days)
+    ]
 
-    days = []
-    for d in period.days:
-        a, b = max(_midnight(d), p0), min(_midnight(d + timedelta(days=1)), p1)
-        stress_here = [e for e in episodes if e.kind == "stress" and _overlap(e.start, e.end, a, b)]
-        days.append(
-            {
-                "date": d.isoformat(),
-                "start": iso(a),
-                "end": iso(b),
-                "wear_s": wear(a, b),
-                "stress_s": sum(_overlap(e.start, e.end, a, b) for e in stress_here),
-                "episodes": len(stress_here),
-                "active_episodes": sum(
-                    e.kind == "active" and _overlap(e.start, e.end, a, b) > 0 for e in episodes
-                ),
-                "breaks_taken": sum(a <= b0 < b for b0, _ in breaks),
-                "snoozes": in_range(snoozes, a, b),
-                "prompts": in_range(prompts, a, b),
-            }
-        )
+    def per_day(times: Iterable[float]) -> list[int]:
+        counts = [0] * n_days
+        for x in times:
+            i = bisect.bisect_right(edges, x) - 1
+            if 0 <= i < n_days and x < edges[i + 1]:
+                counts[i] += 1
+        return counts
+
+    stress_s = [0.0] * n_days
+    stress_n = [0] * n_days
+    active_n = [0] * n_days
+    for e in episodes:
+        i = max(0, bisect.bisect_right(edges, e.start) - 1)
+        while i < n_days and edges[i] < e.end:
+            part = _overlap(e.start, e.end, edges[i], edges[i + 1])
+            if part > 0:
+                if e.kind == "stress":
+                    stress_s[i] += part
+                    stress_n[i] += 1
+                elif e.kind == "active":
+                    active_n[i] += 1
+            i += 1
+    breaks_n = per_day(break_starts)
+    snoozes_n = per_day(snoozes)
+    prompts_n = per_day(t for t, _ in prompts)
+    quiet_n = per_day(t for t, _ in quiet)
+    days = [
+        {
+            "date": d.isoformat(),
+            "start": iso(edges[i]),
+            "end": iso(edges[i + 1]),
+            "wear_s": wear[i],
+            "stress_s": stress_s[i],
+            "episodes": stress_n[i],
+            "active_episodes": active_n[i],
+            "breaks_taken": breaks_n[i],
+            "snoozes": snoozes_n[i],
+            "prompts": prompts_n[i],
+            "quiet_moments": quiet_n[i],
+        }
+        for i, d in enumerate(period.days)
+    ]
     stress = [e for e in episodes if e.kind == "stress"]
-    in_period_breaks = [b0 for b0, _ in breaks if p0 <= b0 < p1]
+    in_period = [k for k in breaks if p0 <= k["start"] < p1]
+    quiet_by_reason: dict[str, int] = {}
+    for _t, reason in quiet:
+        quiet_by_reason[reason] = quiet_by_reason.get(reason, 0) + 1
     return {
         "period": {"start": iso(p0), "end": iso(p1)},
         "summary": {
@@ -339,10 +418,14 @@ def build_review(store: Store, period: Period) -> dict[str, Any]:
             "episodes": len(stress),
             "episodes_with_break": sum(with_break(e) for e in stress),
             "active_episodes": sum(e.kind == "active" for e in episodes),
-            "breaks_taken": len(in_period_breaks),
+            "breaks_taken": len(in_period),
             "prompts": len(prompts),
             "snoozes": len(snoozes),
             "pauses": len(pauses),
+            "quiet_moments": len(quiet),
+            "prompt_outcomes": {o: sum(out == o for _t, out in prompts) for o in OUTCOMES},
+            "quiet_moments_by_reason": quiet_by_reason,
+            "around_breaks": _around_breaks(in_period),
         },
         "days": days,
         "episodes": [
@@ -362,6 +445,123 @@ def build_review(store: Store, period: Period) -> dict[str, Any]:
             }
             for e in episodes
         ],
+        "breaks": [
+            {
+                "start": iso(k["start"]),
+                "end": iso(k["end"]),
+                **{f: _finite(k[f]) for f in ("hr_before", "hr_after")},
+                **{f: _finite(k[f]) for f in ("ln_rmssd_before", "ln_rmssd_after")},
+            }
+            for k in in_period
+        ],
+        "heatmap": _heatmap(episodes, b_start, b_wear, p0, p1),
+        "baseline": _baseline_trend(store, period),
+        "quality": _quality(store, p0, p1, buckets),
+        "adaptations": [
+            {"at": iso(t / 1000.0), "threshold_shift": shift, "reason": reason}
+            for t, shift, reason in store.query(
+                "SELECT t_ms, threshold_shift, reason FROM adaptations"
+                " WHERE t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+                (ms0, ms1),
+            )
+        ],
+        "reflections": [
+            {"at": iso(t / 1000.0), "text": text}
+            for t, text in store.query(
+                "SELECT t_ms, text FROM reflections WHERE t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+                (ms0, ms1),
+            )
+        ],
+    }
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _around_breaks(breaks: list[dict[str, Any]]) -> dict[str, Any]:
+    """ "Did it help?": heart rate and ln RMSSD in the five minutes before and after the
+    breaks, averaged over the breaks that have both (information, never a grade)."""
+    hr = [(k["hr_before"], k["hr_after"]) for k in breaks]
+    hr = [(a, b) for a, b in hr if _finite(a) is not None and _finite(b) is not None]
+    ln = [(k["ln_rmssd_before"], k["ln_rmssd_after"]) for k in breaks]
+    ln = [(a, b) for a, b in ln if _finite(a) is not None and _finite(b) is not None]
+    return {
+        "breaks_with_hr": len(hr),
+        "hr_before": _mean([a for a, _ in hr]),
+        "hr_after": _mean([b for _, b in hr]),
+        "breaks_with_ln_rmssd": len(ln),
+        "ln_rmssd_before": _mean([a for a, _ in ln]),
+        "ln_rmssd_after": _mean([b for _, b in ln]),
+    }
+
+
+def _heatmap(
+    episodes: list[StoredEpisode], b_start: Any, b_wear: Any, p0: float, p1: float
+) -> dict[str, Any]:
+    """Minutes worn and minutes in sustained strain by weekday (Monday first) and local
+    hour of day, summed over the period."""
+    worn = [[0.0] * 24 for _ in range(7)]
+    strain = [[0.0] * 24 for _ in range(7)]
+    for s, w in zip(b_start.tolist(), b_wear.tolist(), strict=True):
+        lt = time.localtime(s)
+        worn[lt.tm_wday][lt.tm_hour] += w / 60.0
+    for e in episodes:
+        if e.kind != "stress":
+            continue
+        for local, secs in _hour_slices(max(e.start, p0), min(e.end, p1)):
+            strain[local.weekday()][local.hour] += secs / 60.0
+    return {"weekdays": list(WEEKDAYS), "worn_min": worn, "strain_min": strain}
+
+
+def _baseline_trend(store: Store, period: Period) -> list[dict[str, Any]]:
+    """The usual resting rhythm kindpulse had learnt at the end of each day (ready
+    baselines only): heart rate in bpm, ln RMSSD and RMSSD in ms."""
+    rows = list(
+        store.query(
+            "SELECT t_ms, ln_rmssd, hr_bpm FROM baselines WHERE ready = 1 AND t_ms >= ?"
+            " AND t_ms < ? ORDER BY t_ms",
+            (round(period.start * 1000), round(period.end * 1000)),
+        )
+    )
+    out = []
+    i = 0
+    for d in period.days:
+        end_ms = round(_midnight(d + timedelta(days=1)) * 1000)
+        last = None
+        while i < len(rows) and rows[i][0] < end_ms:
+            last = rows[i]
+            i += 1
+        if last is not None and math.isfinite(last[1]) and math.isfinite(last[2]):
+            out.append(
+                {
+                    "date": d.isoformat(),
+                    "hr_bpm": last[2],
+                    "ln_rmssd": last[1],
+                    "rmssd_ms": math.exp(last[1]),
+                }
+            )
+    return out
+
+
+def _quality(store: Store, p0: float, p1: float, buckets: dict[str, Any]) -> dict[str, Any]:
+    """Gaps in the stream (and beats dropped while the log could not be written), and the
+    share of beats artifact correction replaced."""
+    a, b = round(p0 * 1000), round(p1 * 1000)
+    n, gap_ms, dropped = next(
+        store.query(
+            "SELECT count(*), coalesce(sum(min(end_ms, ?) - max(start_ms, ?)), 0),"
+            " coalesce(sum(dropped), 0) FROM gaps WHERE start_ms < ? AND end_ms > ?",
+            (b, a, b, a),
+        )
+    )
+    beats = float(buckets["beats"].sum())
+    return {
+        "gaps": int(n),
+        "gap_s": gap_ms / 1000.0,
+        "dropped_beats": int(dropped),
+        "minutes_with_beats": int(buckets["minutes"].sum()),
+        "artifact_pct": 100.0 * float(buckets["artifact_beats"].sum()) / beats if beats else None,
     }
 
 
@@ -378,13 +578,197 @@ def _clock(text: str) -> str:
     return datetime.fromisoformat(text).strftime("%H:%M")
 
 
+_SHADES = " ·░▒▓█"
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _summary_extras(doc: dict[str, Any]) -> list[str]:
+    s = doc["summary"]
+    lines = []
+    if s["prompts"]:
+        o = s["prompt_outcomes"]
+        parts = [
+            f"{o['break']} taken" if o["break"] else "",
+            f"{o['snooze']} snoozed" if o["snooze"] else "",
+            f"{o['okay']} “I'm okay”" if o["okay"] else "",
+            f"{o['dismissed'] + o['timed_out']} let pass"
+            if o["dismissed"] + o["timed_out"]
+            else "",
+            f"{o['failed']} not delivered" if o["failed"] else "",
+        ]
+        what = ", ".join(p for p in parts if p)
+        lines.append(f"  Breaks offered: {s['prompts']}" + (f" ({what})." if what else "."))
+    ab = s["around_breaks"]
+    if ab["breaks_with_hr"] or ab["breaks_with_ln_rmssd"]:
+        parts = []
+        if ab["breaks_with_hr"]:
+            parts.append(f"heart rate {ab['hr_before']:.0f} → {ab['hr_after']:.0f} bpm")
+        if ab["breaks_with_ln_rmssd"]:
+            parts.append(
+                f"variability (RMSSD) {math.exp(ab['ln_rmssd_before']):.0f} → "
+                f"{math.exp(ab['ln_rmssd_after']):.0f} ms"
+            )
+        n = max(ab["breaks_with_hr"], ab["breaks_with_ln_rmssd"])
+        lines.append(
+            f"  Around {'your break' if n == 1 else f'your {n} breaks'} (five minutes before "
+            f"and after{'' if n == 1 else ', on average'}): {', '.join(parts)}."
+        )
+        lines.append("  This is here as information, not as a measure of how well you did.")
+    if s["quiet_moments"]:
+        by = sorted(s["quiet_moments_by_reason"].items(), key=lambda kv: -kv[1])
+        why = ", ".join(f"{n} {QUIET_REASONS.get(r, r.replace('_', ' '))}" for r, n in by)
+        lines.append(
+            f"  {_count(s['quiet_moments'], 'moment')} passed quietly, with no offer: {why}."
+        )
+    ad = doc["adaptations"]
+    if ad:
+        last = ad[-1]["threshold_shift"]
+        okays = sum(a["reason"] == "I'm okay" for a in ad)
+        said = f"You said “I'm okay” {_count(okays, 'time')}; " if okays else ""
+        now = (
+            "kindpulse now waits for a somewhat clearer sign before offering a break."
+            if last > 0
+            else "kindpulse is back to its usual sensitivity."
+        )
+        lines.append(f"  {said}{now}")
+    return lines
+
+
+#: Periods longer than this many days are tabled by month in the text review.
+DAYS_TABLED = 31
+#: At most this many stretches of strain are listed in the text review (the latest).
+MAX_LISTED = 30
+
+
+def _table_lines(days: list[dict[str, Any]]) -> list[str]:
+    """A row per day, or per month for a long period."""
+    rows: list[tuple[str, dict[str, float]]] = []
+    for d in days:
+        if len(days) <= DAYS_TABLED:
+            label = _day_label(d["date"])
+        else:
+            label = f"{date.fromisoformat(d['date']):%b %Y}"
+        if not rows or rows[-1][0] != label:
+            rows.append((label, {"wear_s": 0.0, "stress_s": 0.0, "episodes": 0, "breaks": 0}))
+        acc = rows[-1][1]
+        acc["wear_s"] += d["wear_s"]
+        acc["stress_s"] += d["stress_s"]
+        acc["episodes"] += d["episodes"]
+        acc["breaks"] += d["breaks_taken"]
+    head = "day" if len(days) <= DAYS_TABLED else "month"
+    lines = ["", f"  {head:<12}{'worn':>13}{'strain':>13}{'stretches':>11}{'breaks':>8}"]
+    for label, acc in rows:
+        worn = _hm(acc["wear_s"]) if acc["wear_s"] > 0 else "—"
+        strain = _hm(acc["stress_s"]) if acc["stress_s"] > 0 else "—"
+        lines.append(
+            f"  {label:<12}{worn:>12}{strain:>10}{int(acc['episodes']):>11}{int(acc['breaks']):>8}"
+        )
+    return lines
+
+
+def _heatmap_lines(doc: dict[str, Any]) -> list[str]:
+    h = doc["heatmap"]
+    rows = [
+        (name, worn, strain)
+        for name, worn, strain in zip(h["weekdays"], h["worn_min"], h["strain_min"], strict=True)
+        if sum(worn) >= 1.0
+    ]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "  When strain came, by hour of day",
+        "       " + "".join(f"{hr:<6}" for hr in range(0, 24, 3)).rstrip(),
+    ]
+    for name, worn, strain in rows:
+        cells = []
+        for w, st in zip(worn, strain, strict=True):
+            if st > 0:
+                share = st / w if w > 0 else 1.0
+                k = 2 if share < 0.1 else 3 if share < 0.25 else 4 if share < 0.5 else 5
+            else:
+                k = 1 if w >= 1.0 else 0
+            cells.append(_SHADES[k] * 2)
+        lines.append(f"  {name:<5}" + "".join(cells))
+    lines.append(
+        "  · worn   ░ strain in under a tenth of the time worn   ▒ under a quarter"
+        "   ▓ under half   █ half or more"
+    )
+    return lines
+
+
+def _baseline_lines(doc: dict[str, Any]) -> list[str]:
+    trend = doc["baseline"]
+    if not trend:
+        return []
+    lines = ["", "  Your usual resting rhythm (the baseline kindpulse has learnt)"]
+    step = max(1, math.ceil(len(trend) / 8))
+    shown = trend[::step]
+    if shown[-1] is not trend[-1]:
+        shown.append(trend[-1])
+    for b in shown:
+        lines.append(
+            f"  {_day_label(b['date']):<12}heart rate {b['hr_bpm']:.0f} bpm, "
+            f"variability (RMSSD) {b['rmssd_ms']:.0f} ms"
+        )
+    if len(trend) >= 3:
+        vals = [b["ln_rmssd"] for b in trend]
+        per = max(1, math.ceil(len(vals) / 60))  # at most 60 marks: weeks for a year
+        vals = [sum(vals[i : i + per]) / len(vals[i : i + per]) for i in range(0, len(vals), per)]
+        lo, hi = min(vals), max(vals)
+        spark = "".join(
+            _SPARK[0 if hi - lo < 1e-9 else min(7, int((v - lo) / (hi - lo) * 8))] for v in vals
+        )
+        unit = "day" if per == 1 else "week"
+        lines.append(f"  variability, {unit} by {unit}: {spark}")
+    return lines
+
+
+def _quality_lines(doc: dict[str, Any]) -> list[str]:
+    q = doc["quality"]
+    if not q["minutes_with_beats"] and not q["gaps"]:
+        return []
+    parts = []
+    if q["gaps"]:
+        parts.append(f"{_count(q['gaps'], 'gap')} in the signal ({_hm(q['gap_s'])} in all)")
+    else:
+        parts.append("no gaps in the signal")
+    if q["artifact_pct"] is not None:
+        parts.append(f"{q['artifact_pct']:.1f}% of beats corrected as artifacts")
+    line = f"  Data: {'; '.join(parts)}."
+    if q["dropped_beats"]:
+        line += (
+            f" {q['dropped_beats']} beats could not be written to the log in time and were"
+            " counted as lost."
+        )
+    return ["", line]
+
+
+def _reflection_lines(doc: dict[str, Any]) -> list[str]:
+    refl = doc["reflections"]
+    if not refl:
+        return []
+    lines = ["", "  Your reflections"]
+    for r in refl:
+        lines.append(f"  {_day_label(r['at'][:10])} {_clock(r['at'])}")
+        lines += [f"    {line}" for line in str(r["text"]).splitlines() if line.strip()]
+    return lines
+
+
 def render_text(doc: dict[str, Any]) -> str:
     """The review in kind words: it describes what happened and never grades it."""
     s = doc["summary"]
     a = datetime.fromisoformat(doc["period"]["start"])
     b = datetime.fromisoformat(doc["period"]["end"]) - timedelta(seconds=1)
-    span = f"{a:%a} {a.day} {a:%b %Y}" if a.date() == b.date() else (
-        f"{a:%a} {a.day} {a:%b} to {b:%a} {b.day} {b:%b %Y}"
+    first = f"{a:%a} {a.day} {a:%b}" + (f" {a:%Y}" if a.year != b.year else "")
+    span = (
+        f"{a:%a} {a.day} {a:%b %Y}"
+        if a.date() == b.date()
+        else f"{first} to {b:%a} {b.day} {b:%b %Y}"
     )
     lines = [f"Your log, {span}", ""]
     if s["wear_s"] <= 0:
@@ -402,9 +786,7 @@ def render_text(doc: dict[str, Any]) -> str:
                 if k
                 else "no break was logged around " + ("it" if n == 1 else "them")
             )
-            lines.append(
-                f"  {what} of sustained strain, {_hm(s['stress_s'])} in all; {took}."
-            )
+            lines.append(f"  {what} of sustained strain, {_hm(s['stress_s'])} in all; {took}.")
         if s["active_episodes"]:
             m = s["active_episodes"]
             lines.append(f"  {m} time{'s' if m != 1 else ''} your body was moving or exercising.")
@@ -412,29 +794,30 @@ def render_text(doc: dict[str, Any]) -> str:
             lines.append(f"  Breaks taken: {s['breaks_taken']}.")
         if s["snoozes"]:
             lines.append(f"  Reminders snoozed: {s['snoozes']}.")
+        lines += _summary_extras(doc)
         lines.append(
-            "  Strain is part of being human; these notes are here for you to notice, "
-            "not to judge."
+            "  Strain is part of being human; these notes are here for you to notice, not to judge."
         )
-    lines += ["", f"  {'day':<12}{'worn':>12}{'strain':>10}{'stretches':>11}{'breaks':>8}"]
-    for d in doc["days"]:
-        worn = _hm(d["wear_s"]) if d["wear_s"] > 0 else "—"
-        strain = _hm(d["stress_s"]) if d["stress_s"] > 0 else "—"
-        lines.append(
-            f"  {_day_label(d['date']):<12}{worn:>12}{strain:>10}{d['episodes']:>11}"
-            f"{d['breaks_taken']:>8}"
-        )
+    lines += _table_lines(doc["days"]) + _heatmap_lines(doc)
     for kind, title in (("stress", "Stretches of strain"), ("active", "Movement")):
         eps = [e for e in doc["episodes"] if e["kind"] == kind]
         if not eps:
             continue
         lines += ["", f"  {title}"]
-        for e in eps:
+        limit = MAX_LISTED if kind == "stress" else MAX_LISTED // 3
+        if len(eps) > limit:
+            lines.append(
+                f"  The latest {limit} of {len(eps)} (all of them: --format json or"
+                " kindpulse export --what episodes)."
+            )
+        for e in eps[-limit:]:
             day = _day_label(e["start"][:10])
             brk = " You took a break." if kind == "stress" and e["break_taken"] else ""
             lines.append(
                 f"  {day} {_clock(e['start'])}–{_clock(e['end'])}  {e['explanation']}{brk}"
             )
+    lines += _baseline_lines(doc) + _quality_lines(doc)
+    lines += _reflection_lines(doc)
     return "\n".join(lines) + "\n"
 
 
@@ -449,6 +832,7 @@ DAY_COLUMNS = (
     "breaks_taken",
     "snoozes",
     "prompts",
+    "quiet_moments",
 )
 
 
@@ -523,8 +907,12 @@ def cmd_export(args: argparse.Namespace) -> int:
                 buf.write(f"{format_timestamp(ti)},{format_rr_ms(ri)}\n")
         elif fmt == "json":
             json.dump(
-                {"beats": [{"timestamp": iso_ms(ti), "rr_ms": ri} for ti, ri in
-                           zip(t.tolist(), rr.tolist(), strict=True)]},
+                {
+                    "beats": [
+                        {"timestamp": iso_ms(ti), "rr_ms": ri}
+                        for ti, ri in zip(t.tolist(), rr.tolist(), strict=True)
+                    ]
+                },
                 buf,
             )
             buf.write("\n")

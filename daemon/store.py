@@ -36,6 +36,7 @@ been applied. A file from a newer kindpulse is refused with one clear line.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import os
@@ -73,6 +74,8 @@ RR_UNITS_PER_MS = 16_000.0
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+
+QUARTER_MS = 900_000
 
 CONTROL_KINDS = ("pause", "resume", "snooze", "threshold_reset")
 
@@ -178,8 +181,53 @@ CREATE TABLE quiet_moments (
 CREATE INDEX quiet_moments_t ON quiet_moments (t_ms);
 """
 
+#: Totals of the minute windows per quarter hour (``q``: windows ending in
+#: ``(q·15 min, (q+1)·15 min]``), kept by triggers in the same transaction as the windows, so
+#: a review of a year reads 35,040 rows rather than 525,600. ``wear_s`` is the time the
+#: beats covered (n × mean RR, at most a minute per window).
+_WINDOW_TERMS = (
+    "min(60.0, {r}.n_beats * 60.0 / {r}.mean_hr)",
+    "{r}.n_beats",
+    "coalesce({r}.artifact_pct, 0) * {r}.n_beats / 100.0",
+)
+_ADD = (
+    "INSERT INTO window_totals VALUES ((NEW.t_ms - 1) / 900000, 1, {}, {}, {})"
+    " ON CONFLICT (q) DO UPDATE SET minutes = minutes + 1, wear_s = wear_s + excluded.wear_s,"
+    " beats = beats + excluded.beats, artifact_beats = artifact_beats + excluded.artifact_beats;"
+).format(*(t.format(r="NEW") for t in _WINDOW_TERMS))
+_SUB = (
+    "UPDATE window_totals SET minutes = minutes - 1, wear_s = wear_s - {},"
+    " beats = beats - {}, artifact_beats = artifact_beats - {}"
+    " WHERE q = (OLD.t_ms - 1) / 900000;"
+    " DELETE FROM window_totals WHERE q = (OLD.t_ms - 1) / 900000 AND minutes <= 0;"
+).format(*(t.format(r="OLD") for t in _WINDOW_TERMS))
+_COUNTS = "{r}.n_beats > 0 AND {r}.mean_hr > 0"
+_V3 = f"""
+ALTER TABLE beats ADD COLUMN rr_sum INTEGER;  -- the minute's RR summed; NULL in older rows
+CREATE INDEX beats_rr_sum ON beats (minute, rr_sum);  -- time worn without reading the beats
+CREATE TABLE window_totals (
+    q INTEGER PRIMARY KEY,
+    minutes INTEGER NOT NULL,
+    wear_s REAL NOT NULL,
+    beats INTEGER NOT NULL,
+    artifact_beats REAL NOT NULL
+);
+INSERT INTO window_totals
+    SELECT (t_ms - 1) / 900000, count(*), sum({_WINDOW_TERMS[0].format(r="windows")}),
+        sum(n_beats), sum({_WINDOW_TERMS[2].format(r="windows")})
+    FROM windows WHERE {_COUNTS.format(r="windows")} GROUP BY 1;
+CREATE TRIGGER window_totals_insert AFTER INSERT ON windows
+    WHEN {_COUNTS.format(r="NEW")} BEGIN {_ADD} END;
+CREATE TRIGGER window_totals_delete AFTER DELETE ON windows
+    WHEN {_COUNTS.format(r="OLD")} BEGIN {_SUB} END;
+CREATE TRIGGER window_totals_update_old AFTER UPDATE ON windows
+    WHEN {_COUNTS.format(r="OLD")} BEGIN {_SUB} END;
+CREATE TRIGGER window_totals_update_new AFTER UPDATE ON windows
+    WHEN {_COUNTS.format(r="NEW")} BEGIN {_ADD} END;
+"""
+
 #: Schema steps; step k (1-based) brings ``user_version`` from k-1 to k.
-MIGRATIONS: list[str] = [_V1, _V2]
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 
 #: Tables and the column holding each row's time (ms), for ``forget``.
 _TIMED: tuple[tuple[str, str], ...] = (
@@ -398,8 +446,11 @@ class Store:
     def add_window(self, w: WindowRow) -> None:
         """One minute's metrics and state (replaces a row with the same end)."""
         self._queue(
-            "INSERT OR REPLACE INTO windows (t_ms, state, n_beats, mean_hr, ln_rmssd, rmssd,"
-            " sdnn, artifact_pct) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO windows (t_ms, state, n_beats, mean_hr, ln_rmssd, rmssd, sdnn,"
+            " artifact_pct) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (t_ms) DO UPDATE SET"
+            " state = excluded.state, n_beats = excluded.n_beats, mean_hr = excluded.mean_hr,"
+            " ln_rmssd = excluded.ln_rmssd, rmssd = excluded.rmssd, sdnn = excluded.sdnn,"
+            " artifact_pct = excluded.artifact_pct",
             (
                 _ms(w.end_epoch_s),
                 w.state,
@@ -671,30 +722,81 @@ class Store:
                     int(bt.size),
                     (bt - minute * MINUTE_MS).astype("<u2").tobytes(),
                     brr.astype("<u4").tobytes(),
+                    int(brr.sum()),
                 )
             )
-        self._db.executemany("INSERT OR REPLACE INTO beats VALUES (?, ?, ?, ?)", rows)
+        self._db.executemany(
+            "INSERT OR REPLACE INTO beats (minute, n, t, rr, rr_sum) VALUES (?, ?, ?, ?, ?)", rows
+        )
 
     # -- reading -----------------------------------------------------------------------
 
     def beats_between(self, t0_epoch_s: float, t1_epoch_s: float) -> tuple[F64, F64]:
         """Beats with ``t0 <= t < t1``: (times in epoch seconds, RR in ms), in time order.
         Buffered beats are written first (if the log can be written)."""
+        t, rr = self.beats_raw(t0_epoch_s, t1_epoch_s)
+        return t / 1000.0, rr / RR_UNITS_PER_MS
+
+    def beats_raw(self, t0_epoch_s: float, t1_epoch_s: float) -> tuple[I64, I64]:
+        """As :meth:`beats_between`, as stored: times in epoch ms and RR in 1/16 µs."""
         self.flush()
         a, b = _ms(t0_epoch_s), _ms(t1_epoch_s)
-        ts: list[I64] = []
-        rrs: list[I64] = []
-        for minute, _n, tb, rb in self._db.execute(
+        minutes: list[int] = []
+        counts: list[int] = []
+        tbs: list[bytes] = []
+        rbs: list[bytes] = []
+        for minute, n, tb, rb in self._db.execute(
             "SELECT minute, n, t, rr FROM beats WHERE minute BETWEEN ? AND ? ORDER BY minute",
             (a // MINUTE_MS, b // MINUTE_MS),
         ):
-            t, rr = _decode(int(minute), tb, rb)
-            m = (t >= a) & (t < b)
-            ts.append(t[m])
-            rrs.append(rr[m])
-        if not ts:
-            return np.empty(0), np.empty(0)
-        return np.concatenate(ts) / 1000.0, np.concatenate(rrs) / RR_UNITS_PER_MS
+            minutes.append(minute)
+            counts.append(n)
+            tbs.append(tb)
+            rbs.append(rb)
+        if not minutes:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        # One decode for the whole period: the minute's start repeated for its beats.
+        base = np.repeat(np.asarray(minutes, np.int64) * MINUTE_MS, counts)
+        t = np.frombuffer(b"".join(tbs), dtype="<u2").astype(np.int64) + base
+        rr = np.frombuffer(b"".join(rbs), dtype="<u4").astype(np.int64)
+        i0, i1 = np.searchsorted(t, [a, b])  # in time order: only the ends can be outside
+        return t[i0:i1], rr[i0:i1]
+
+    def rr_totals(self, edges_epoch_s: Sequence[float]) -> list[float]:
+        """The time the stored beats cover, in seconds, between each pair of consecutive
+        ``edges`` (ascending epoch seconds): the RR intervals of the beats with
+        ``edges[i] <= t < edges[i+1]``, summed. Whole minutes are read from their stored
+        sums; only a minute an edge cuts is decoded."""
+        self.flush()
+        e_ms = [_ms(x) for x in edges_epoch_s]
+        if len(e_ms) < 2:
+            return []
+        rows = self._db.execute(
+            "SELECT minute, rr_sum FROM beats INDEXED BY beats_rr_sum"
+            " WHERE minute BETWEEN ? AND ? ORDER BY minute",
+            (e_ms[0] // MINUTE_MS, e_ms[-1] // MINUTE_MS),
+        ).fetchall()
+        minutes = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        sums = np.fromiter((-1 if r[1] is None else r[1] for r in rows), np.int64, len(rows))
+        for i in np.flatnonzero(sums < 0).tolist():  # rows written before the sums were kept
+            (rb,) = self._db.execute(
+                "SELECT rr FROM beats WHERE minute = ?", (int(minutes[i]),)
+            ).fetchone()
+            sums[i] = int(np.frombuffer(rb, "<u4").sum(dtype=np.int64))
+        cum = np.concatenate(([0], np.cumsum(sums)))
+
+        def before(e: int) -> int:
+            """RR summed over the beats earlier than ``e`` (ms) among those read."""
+            m = e // MINUTE_MS
+            i = int(np.searchsorted(minutes, m))
+            total = int(cum[i])
+            if e % MINUTE_MS and i < minutes.size and minutes[i] == m:
+                _t, rr = self.beats_raw(m * 60.0, e / 1000.0)
+                total += int(rr.sum())
+            return total
+
+        at = [before(e) for e in e_ms]
+        return [(b - a) / RR_UNITS_PER_MS / 1000.0 for a, b in itertools.pairwise(at)]
 
     def beat_count(self) -> int:
         row = self._db.execute("SELECT coalesce(sum(n), 0) FROM beats").fetchone()
@@ -742,6 +844,40 @@ class Store:
                 )
             )
         return out
+
+    def window_buckets(self, t0_epoch_s: float, t1_epoch_s: float) -> dict[str, F64]:
+        """The minute windows ending in ``(t0, t1]``, summed per quarter hour (windows ending
+        in ``(k·900 s, (k+1)·900 s]`` go to quarter k): ``start`` (epoch s of each quarter),
+        ``minutes`` (windows with beats), ``wear_s`` (time the beats covered: n × mean RR, at
+        most a minute each), ``beats`` and ``artifact_beats`` (beats artifact correction
+        replaced). Whole quarters come from ``window_totals``; a quarter the period cuts is
+        summed from its windows."""
+        a, b = _ms(t0_epoch_s), _ms(t1_epoch_s)
+        q0, q1 = -(-a // QUARTER_MS), b // QUARTER_MS  # the quarters wholly inside
+        rows = self._db.execute(
+            "SELECT q, minutes, wear_s, beats, artifact_beats FROM window_totals"
+            " WHERE q >= ? AND q < ? ORDER BY q",
+            (q0, q1),
+        ).fetchall()
+        terms = ", ".join(f"sum({t.format(r='windows')})" for t in _WINDOW_TERMS)
+        edge = (
+            f"SELECT (t_ms - 1) / {QUARTER_MS}, count(*), {terms} FROM windows"
+            f" WHERE t_ms > ? AND t_ms <= ? AND {_COUNTS.format(r='windows')} GROUP BY 1"
+        )
+        if q1 < q0:  # the whole period inside one quarter
+            rows = self._db.execute(edge, (a, b)).fetchall()
+        else:
+            head = self._db.execute(edge, (a, q0 * QUARTER_MS)).fetchall()
+            tail = self._db.execute(edge, (q1 * QUARTER_MS, b)).fetchall()
+            rows = head + rows + tail
+        m = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+        return {
+            "start": m[:, 0] * (QUARTER_MS / 1000),
+            "minutes": m[:, 1],
+            "wear_s": m[:, 2],
+            "beats": m[:, 3],
+            "artifact_beats": m[:, 4],
+        }
 
     def windows_between(self, t0_epoch_s: float, t1_epoch_s: float) -> list[WindowRow]:
         rows = self._db.execute(
@@ -817,11 +953,12 @@ class Store:
                     m = t >= cut
                     if m.any():
                         db.execute(
-                            "UPDATE beats SET n = ?, t = ?, rr = ? WHERE minute = ?",
+                            "UPDATE beats SET n = ?, t = ?, rr = ?, rr_sum = ? WHERE minute = ?",
                             (
                                 int(m.sum()),
                                 (t[m] - minute * MINUTE_MS).astype("<u2").tobytes(),
                                 rr[m].astype("<u4").tobytes(),
+                                int(rr[m].sum()),
                                 minute,
                             ),
                         )

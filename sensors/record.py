@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kindpulse.daemon.cli import positive_seconds
 from kindpulse.errors import UsageError
 from kindpulse.types import Gap
 
@@ -159,16 +159,6 @@ async def record(
         logger.info("recorded %d RR intervals and %d gaps to %s (%s)", result.beats,
                     result.gaps, path, result.stopped_by or "stopped")
     return result
-
-
-def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
-    return value
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

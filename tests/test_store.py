@@ -4,6 +4,7 @@ killed at random moments."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -332,6 +333,14 @@ def test_a_log_of_every_earlier_version_is_migrated_keeping_its_rows(
         " VALUES ('stress', 1000, 2000, 3000, 'why')"
     )
     db.execute("INSERT INTO reflections (t_ms, text) VALUES (5, 'kept')")
+    db.execute(  # minute 100: two beats of a second each (RR in 1/16 µs)
+        "INSERT INTO beats (minute, n, t, rr) VALUES (100, 2, ?, ?)",
+        (np.array([0, 1000], "<u2").tobytes(), np.array([16_000_000] * 2, "<u4").tobytes()),
+    )
+    db.executemany(
+        "INSERT INTO windows (t_ms, state, n_beats, mean_hr, artifact_pct) VALUES (?, ?, ?, ?, ?)",
+        [(900_000 + 60_000 * k, "calm", 60, 60.0, 1.0) for k in range(1, 21)],
+    )
     db.commit()
     db.close()
     store = Store.open(tmp_path)
@@ -342,6 +351,89 @@ def test_a_log_of_every_earlier_version_is_migrated_keeping_its_rows(
     store.add_quiet_moment(11.0, 1.0, "quiet_hours")  # the same episode and reason: once
     store.add_quiet_moment(12.0, 1.0, "cooldown")
     store.flush()
+    assert store.rr_totals([6000.0, 6000.5, 6060.0]) == [1.0, 1.0]  # sums of old rows too
+    store.add_beats([6061.0], [900.0])  # a new minute has its sum stored
+    assert store.rr_totals([5000.0, 7000.0]) == [2.9]
+    q = store.window_buckets(0.0, 3600.0)  # the quarter-hour totals, built from the rows
+    assert q["start"].tolist() == [900.0, 1800.0] and q["minutes"].tolist() == [15, 5]
+    assert q["wear_s"].tolist() == [900.0, 300.0]
+    np.testing.assert_allclose(q["artifact_beats"], [9.0, 3.0])
     rows = list(store.query("SELECT episode_start_ms, reason FROM quiet_moments ORDER BY t_ms"))
     assert rows == [(1000, "quiet_hours"), (1000, "cooldown")]
+    store.close()
+
+
+def test_quarter_hour_totals_follow_every_write_replace_and_delete(tmp_path: Path) -> None:
+    """``window_buckets`` (kept by triggers) equals summing the windows themselves, after
+    inserts, replacements of the same minute, retention and ``forget``, for periods that
+    cut quarters anywhere."""
+    rng = random.Random(3)
+    store = Store.open(tmp_path)
+
+    def row(minute: int) -> WindowRow:
+        n = rng.choice([0, 55, 60, 70, 90])
+        hr = rng.choice([None, 0.0, 48.5, 61.0, 80.2])
+        return WindowRow(
+            T0 + 60.0 * minute,
+            rng.choice(["calm", "stress"]),
+            n,
+            hr,
+            3.5,
+            33.0,
+            40.0,
+            rng.choice([None, 0.0, 1.5]),
+        )
+
+    for minute in range(600):
+        store.add_window(row(minute))
+    for minute in rng.sample(range(600), 150):  # the same minute written again
+        store.add_window(row(minute))
+    store.flush()
+    store.apply_retention(T0 + 100 * 60.0 + 30 * 86400, beats_days=30, windows_days=30)
+    store.forget(T0 + 130 * 60.0 + 7)
+
+    def brute(a: float, b: float) -> dict[tuple[int, str], float]:
+        out: dict[tuple[int, str], float] = {}
+        for w in store.windows_between(a - 60, b + 60):
+            if not (a < w.end_epoch_s <= b) or not w.n_beats or not w.mean_hr:
+                continue
+            q = (round(w.end_epoch_s * 1000) - 1) // 900_000
+            for k, v in (
+                ("minutes", 1.0),
+                ("wear_s", min(60.0, w.n_beats * 60 / w.mean_hr)),
+                ("beats", w.n_beats),
+                ("artifact_beats", (w.artifact_pct or 0) * w.n_beats / 100),
+            ):
+                out[(q, k)] = out.get((q, k), 0.0) + v
+        return out
+
+    for _ in range(40):
+        a = T0 + rng.uniform(-600, 40000)
+        b = a + rng.choice([10.0, 300.0, 900.0, rng.uniform(0, 40000)])
+        got = store.window_buckets(a, b)
+        want = brute(a, b)
+        assert sorted({q for q, _ in want}) == [round(s / 900) for s in got["start"]]
+        for i, s in enumerate(got["start"]):
+            for k in ("minutes", "wear_s", "beats", "artifact_beats"):
+                assert got[k][i] == pytest.approx(want[(round(s / 900), k)], abs=1e-6), k
+    store.close()
+
+
+def test_time_worn_between_any_edges_is_the_rr_of_the_beats_between_them(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    store = Store.open(tmp_path)
+    t, rr = beats(3000)
+    store.add_beats(t, rr)
+    store.flush()
+    stored_t, stored_rr = store.beats_between(T0 - 10, T0 + 10_000)
+    for _ in range(30):
+        edges = np.sort(rng.uniform(T0 - 100, stored_t[-1] + 100, size=rng.integers(2, 6)))
+        if rng.random() < 0.5:
+            edges = np.floor(edges / 60) * 60  # whole minutes, read from the stored sums
+        got = store.rr_totals(edges.tolist())
+        want = [
+            float(stored_rr[(stored_t >= a) & (stored_t < b)].sum()) / 1000
+            for a, b in itertools.pairwise(edges)
+        ]
+        np.testing.assert_allclose(got, want, atol=1e-6)
     store.close()
