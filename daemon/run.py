@@ -289,10 +289,12 @@ class Daemon:
             loop.call_later(block_after, _block_loop_forever)
         self.notifier.ready()
         self._write_status()
+        # The tick pings the watchdog: at least twice per WatchdogSec= (sd_watchdog_enabled(3)).
+        every = min(STATUS_EVERY_S, getattr(self.notifier, "watchdog_interval_s", None) or 9e9)
         try:
             while not self._stop.is_set() and not reader.done():
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), STATUS_EVERY_S)
+                    await asyncio.wait_for(self._stop.wait(), every)
                 self._tick()
         finally:
             self.notifier.stopping()

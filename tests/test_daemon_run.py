@@ -3,6 +3,7 @@ signals, sd_notify datagrams on a real socket, exit codes, private files."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -322,3 +323,32 @@ def test_pause_and_resume_reach_the_running_daemon_through_the_log(tmp_path: Pat
         proc.wait(timeout=10)
     bad = kp("pause", "soon", "--state-dir", str(state))
     assert bad.returncode == 64 and "expected a duration" in bad.stderr
+
+
+def test_a_short_watchdog_is_pinged_at_least_twice_per_period(tmp_path: Path) -> None:
+    # WatchdogSec=1: WATCHDOG=1 at least every half second (sd_watchdog_enabled(3)), not only
+    # on the two-second status tick.
+    sock, path = _notify_socket(tmp_path)
+    state = str(tmp_path / "state")
+    proc = subprocess.Popen(
+        [KINDPULSE, "run", "--source", "sim", "--scenario", "calm", "--state-dir", state],
+        env=dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _read_until(sock, "READY=1", 10)
+        t0 = time.monotonic()
+        pings: list[float] = []
+        while len(pings) < 6 and time.monotonic() - t0 < 30:
+            with contextlib.suppress(TimeoutError):
+                if "WATCHDOG=1" in sock.recv(4096).decode():
+                    pings.append(time.monotonic())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert len(pings) == 6
+    # Five intervals of half a second each, with room for a busy machine; on a two-second
+    # tick they would take ten.
+    assert pings[-1] - pings[0] < 6.0
