@@ -490,13 +490,15 @@ def _day_figure(mpl: Any, store: Store, period: Period) -> Figure:
     fig.text(
         0.06,
         0.015,
-        f"The thin line is each minute; the bold line, the average of the 5 minutes "
-        f"around it. {band}\n{KIND_NOTE}",
+        "Heart-rate variability is how much the time from one beat to the next changes "
+        "(ln RMSSD: the natural log of its typical change, in milliseconds).\n"
+        "The thin line is each minute; the bold line, the average of the 5 minutes around "
+        f"it. {band}\n{KIND_NOTE}",
         ha="left",
         fontsize=9,
         color=C_TEXT,
     )
-    fig.subplots_adjust(left=0.09, right=0.9, top=0.83, bottom=0.12)
+    fig.subplots_adjust(left=0.09, right=0.9, top=0.83, bottom=0.145)
     return fig
 
 
