@@ -436,11 +436,12 @@ class Daemon:
         policy = self.care.policy
         now = datetime.fromtimestamp(self._policy_now(), tz=timezone.utc).astimezone()
         nxt = policy.next_possible(now)
-        held = policy.held_by(now)
+        holds = [r.value for r in policy.holds(now)]
         return {
             **out,
             "next_prompt": None if nxt is None else _iso(nxt.timestamp()),
-            "next_prompt_held_by": None if held is None else held.value,
+            "next_prompt_held_by": holds[0] if holds else None,
+            "next_prompt_holds": holds,
             "prompts_today": policy.offers_on(policy.local_day(now)),
             "daily_cap": policy.config.daily_cap,
         }
@@ -647,6 +648,16 @@ OUTCOME_WORDS = {
 }
 
 
+#: What holds the next prompt back (PromptPolicy.holds), in plain words.
+HOLD_WORDS = {
+    "paused": "prompts are paused",
+    "snoozed": "snoozed",
+    "quiet_hours": "quiet hours",
+    "daily_cap": "today's prompts are used up",
+    "cooldown": "a rest since the last one",
+}
+
+
 def next_prompt_words(doc: dict[str, Any], now: datetime) -> str:
     """When the next prompt may come, from the status document, in plain words."""
     held = doc.get("next_prompt_held_by")
@@ -660,13 +671,8 @@ def next_prompt_words(doc: dict[str, Any], now: datetime) -> str:
     at = _when(nxt, now)
     if held is None:
         return "whenever sustained strain is noticed"
-    because = {
-        "cooldown": "after a rest since the last one",
-        "daily_cap": "today's prompts are used up",
-        "quiet_hours": "after quiet hours",
-        "snoozed": "after the snooze",
-        "paused": "after the pause",
-    }.get(str(held), str(held))
+    holds = doc.get("next_prompt_holds") or [held]
+    because = ", then ".join(HOLD_WORDS.get(str(h), str(h)) for h in holds)
     return f"not before {at} ({because})"
 
 

@@ -134,6 +134,13 @@ class PolicyConfig:
         return t >= self.quiet_start or t < self.quiet_end
 
 
+def _add(reasons: list[Reason], reason: Reason) -> list[Reason]:
+    """``reasons`` with ``reason`` appended unless it is already there."""
+    if reason not in reasons:
+        reasons.append(reason)
+    return reasons
+
+
 def _require_aware(now: datetime) -> None:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
@@ -291,6 +298,13 @@ class PromptPolicy:
         """What keeps a prompt for a new stretch of strain from coming at ``now``: ``paused``,
         ``snoozed``, ``quiet_hours``, ``daily_cap`` or ``cooldown`` (checked in that order,
         as :meth:`decide` does), or None when one could come now."""
+        reasons = self._next(now)[1]
+        return reasons[0] if reasons else None
+
+    def holds(self, now: datetime) -> list[Reason]:
+        """Every rule :meth:`next_possible` had to wait out, in the order met: e.g.
+        ``[snoozed, cooldown]`` when the cooldown outlasts the snooze. Empty when a prompt
+        could come now."""
         return self._next(now)[1]
 
     def next_possible(self, now: datetime) -> datetime | None:
@@ -305,17 +319,17 @@ class PromptPolicy:
         """
         return self._next(now)[0]
 
-    def _next(self, now: datetime) -> tuple[datetime | None, Reason | None]:
+    def _next(self, now: datetime) -> tuple[datetime | None, list[Reason]]:
         _require_aware(now)
         c = self.config
         t = now
-        first: Reason | None = None
+        met: list[Reason] = []
         for _ in range(16):  # each pass moves t forward; a few passes settle it
             moved: datetime | None = None
             reason: Reason | None = None
             if self.is_paused(t):
                 if self.paused_until is None:
-                    return None, first or Reason.PAUSED
+                    return None, _add(met, Reason.PAUSED)
                 moved, reason = self.paused_until, Reason.PAUSED
             elif self.is_snoozed(t) and self.snoozed_until is not None:
                 moved, reason = self.snoozed_until, Reason.SNOOZED
@@ -329,7 +343,7 @@ class PromptPolicy:
                         )
                     moved, reason = end, Reason.QUIET_HOURS
                 elif c.daily_cap <= 0:
-                    return None, first or Reason.DAILY_CAP
+                    return None, _add(met, Reason.DAILY_CAP)
                 elif self.offers_on(local.date()) >= c.daily_cap:
                     midnight = datetime.combine(
                         local.date() + timedelta(days=1), time(0), tzinfo=local.tzinfo
@@ -340,11 +354,11 @@ class PromptPolicy:
                 ):
                     moved = self.last_offer + timedelta(minutes=c.cooldown_min)
                     reason = Reason.COOLDOWN
-            if moved is None:
-                return t, first
-            first = first or reason
+            if moved is None or reason is None:
+                return t, met
+            _add(met, reason)
             t = max(t, moved.astimezone(now.tzinfo))
-        return t, first
+        return t, met
 
     # -------------------------------------------------------------- counters
 

@@ -61,7 +61,7 @@ def test_a_simulated_day_runs_to_the_end_and_notices_the_stress(tmp_path: Path) 
     # possible one, after the 45 minute cooldown on the simulated clock.
     assert doc["last_prompt"]["at"] == doc["last_episode"]["confirmed"]
     assert doc["last_prompt"]["outcome"] in ("failed", "timed_out", "dismissed")
-    assert doc["next_prompt_held_by"] == "cooldown" and doc["prompts_today"] == 1
+    assert doc["next_prompt_holds"] == ["cooldown"] and doc["prompts_today"] == 1
     gap = datetime.fromisoformat(doc["next_prompt"]) - datetime.fromisoformat(
         doc["last_prompt"]["at"]
     )
@@ -315,7 +315,7 @@ def test_pause_and_resume_reach_the_running_daemon_through_the_log(tmp_path: Pat
         pause_end = datetime.fromisoformat(doc["paused"])
         assert datetime.fromisoformat(doc["next_prompt"]) >= pause_end - timedelta(seconds=1)
         text = kp("status", "--state-dir", str(state)).stdout
-        assert "prompts:     paused until " in text and "(after the pause)" in text
+        assert "prompts:     paused until " in text and "(prompts are paused" in text
         assert "last prompt: none yet" in text
         assert kp("thresholds", "reset", "--state-dir", str(state)).returncode == 0
     finally:

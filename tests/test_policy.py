@@ -475,6 +475,24 @@ def test_next_possible(
             assert not ask(p, expected - timedelta(seconds=1), "new2").offer
 
 
+def test_holds_lists_every_rule_waited_out_in_order() -> None:
+    p = PromptPolicy(PolicyConfig(daily_cap=2))
+    p.offered(at(19), "a")
+    p.offered(at(20), "b")
+    p.snoozed(at(20), 10)
+    # Snoozed, then today's cap, then the quiet night: 08:00 tomorrow.
+    assert p.next_possible(at(20, 5)) == at(8, day=11)
+    assert p.holds(at(20, 5)) == [Reason.SNOOZED, Reason.DAILY_CAP, Reason.QUIET_HOURS]
+    q = PromptPolicy()
+    q.offered(NOON, "a")
+    q.snoozed(NOON, 10)
+    assert q.holds(at(12, 5)) == [Reason.SNOOZED, Reason.COOLDOWN]
+    assert q.holds(at(12, 20)) == [Reason.COOLDOWN]
+    assert q.holds(at(13)) == []
+    q.paused(at(13))
+    assert q.holds(at(13)) == [Reason.PAUSED] and q.next_possible(at(13)) is None
+
+
 def test_next_possible_refuses_naive_datetimes() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         PromptPolicy().next_possible(datetime(2026, 3, 10, 12))
@@ -526,7 +544,8 @@ def test_next_possible_agrees_with_decide(
         return
     assert t >= now
     assert ask(p, t, "then").offer
-    assert (p.held_by(now) is None) == (t == now)
+    assert (p.held_by(now) is None) == (t == now) == (p.holds(now) == [])
+    assert p.holds(now)[:1] == ([] if t == now else [p.held_by(now)])
     for k, f in enumerate(probes):
         between = now + (t - now) * f
         if between < t:
