@@ -443,8 +443,11 @@ def _day_figure(mpl: Any, store: Store, period: Period) -> Figure:
     d = period.days[0]
     strain_s = sum(_overlap(e.start, e.end, p0, p1) for e in episodes if e.kind == "stress")
     worn = _wear_s(store, p0, p1)
+    title = f"Your day, {d:%A} {d.day} {d:%B %Y}"
+    if (p0, p1) != (_at(d), _at(d, 24)):  # a part of the day (--since/--until)
+        title += f", {_local(p0):%H:%M}–{_local(p1):%H:%M}"
     fig.suptitle(
-        f"Your day, {d:%A} {d.day} {d:%B %Y}",
+        title,
         x=0.06,
         ha="left",
         y=0.985,

@@ -3,6 +3,7 @@ importing simulated recordings, checked for size, content and the exit codes."""
 
 from __future__ import annotations
 
+import argparse
 import re
 import struct
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kindpulse.daemon.review import Period, period_from_args
+from kindpulse.daemon.review import period_from_args
 from kindpulse.daemon.store import Store
 
 from .conftest import require_integration
@@ -118,8 +119,7 @@ def test_a_day_as_svg_shows_strain_break_gap_and_the_usual_band(log: Path, tmp_p
 
 
 def test_the_usual_band_is_the_logged_baseline(log: Path) -> None:
-    ns = type("A", (), {"day": "2026-01-05", "since": None, "until": None, "week": None})
-    period = period_from_args(ns())  # type: ignore[arg-type]
+    period = period_from_args(argparse.Namespace(day="2026-01-05", since=None, until=None))
     from kindpulse.daemon.plot import usual_for
 
     with Store.open(log) as store:
@@ -162,8 +162,9 @@ def test_a_week_is_an_hour_by_day_map(log: Path, tmp_path: Path) -> None:
 def test_the_map_counts_the_minutes_of_strain_and_wear(log: Path) -> None:
     from kindpulse.daemon.plot import hour_grid
 
-    ns = type("A", (), {"day": None, "since": None, "until": None, "week": "2026-01-08"})
-    period: Period = period_from_args(ns())  # type: ignore[arg-type]
+    period = period_from_args(
+        argparse.Namespace(day=None, since=None, until=None, week="2026-01-08")
+    )
     with Store.open(log) as store:
         grid = hour_grid(store, period)
         stress = store.episodes_between(period.start, period.end, kind="stress")
@@ -190,6 +191,25 @@ def test_a_day_without_data_says_so(log: Path, tmp_path: Path) -> None:
     p = kp("review", "--day", "2026-02-01", "--plot", str(out), "--state-dir", str(log))
     assert p.returncode == 0, p.stderr
     assert "not worn" in svg_text(out.read_text())
+
+
+def test_part_of_a_day_is_drawn_as_that_part(log: Path, tmp_path: Path) -> None:
+    out = tmp_path / "part.svg"
+    p = kp(
+        "review",
+        "--since",
+        "2026-01-05T09:00",
+        "--until",
+        "2026-01-05T10:00",
+        "--plot",
+        str(out),
+        "--state-dir",
+        str(log),
+    )
+    assert p.returncode == 0, p.stderr
+    words = svg_text(out.read_text())
+    assert "Your day, Monday 5 January 2026, 09:00–10:00" in words
+    assert "09:15" in words and "11:00" not in words  # quarter hours, within the part
 
 
 def test_another_suffix_is_a_usage_error(log: Path, tmp_path: Path) -> None:
