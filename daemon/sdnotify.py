@@ -140,4 +140,3 @@ def _watchdog_usec(usec_text: str | None, pid_text: str | None) -> int | None:
 def _one_line(value: object) -> str:
     """A value on one line: newlines would start a new assignment."""
     return str(value).replace("\n", " ")
-

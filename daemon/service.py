@@ -164,8 +164,12 @@ def _run(command: list[str]) -> None:
     print("$ " + " ".join(command))
     try:
         done = subprocess.run(
-            command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=_TIMEOUT_S, check=False,
+            command,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT_S,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise UnavailableError(f"'{' '.join(command)}' could not run ({e})") from None
@@ -244,8 +248,10 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
     if reachable:
         _run(_systemctl("daemon-reload"))
     else:
-        _print_commands(f"{_NO_MANAGER}; if kindpulse still runs, stop it with:",
-                        [_systemctl("stop", UNIT_NAME), _systemctl("daemon-reload")])
+        _print_commands(
+            f"{_NO_MANAGER}; if kindpulse still runs, stop it with:",
+            [_systemctl("stop", UNIT_NAME), _systemctl("daemon-reload")],
+        )
     return 0
 
 
@@ -256,8 +262,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise UnavailableError(f"{_NO_MANAGER}; the unit is {state} ({path})")
     sys.stdout.flush()
     try:
-        return subprocess.call(_systemctl("status", "--no-pager", UNIT_NAME),
-                               stdin=subprocess.DEVNULL)
+        return subprocess.call(
+            _systemctl("status", "--no-pager", UNIT_NAME), stdin=subprocess.DEVNULL
+        )
     except OSError as e:
         raise UnavailableError(f"systemctl could not run ({e.strerror})") from None
 
@@ -280,16 +287,18 @@ def add_service_commands(
         "then 'systemctl --user daemon-reload' and 'enable --now' when a user manager is "
         "reachable; otherwise print those commands.",
     )
-    install.add_argument("--dry-run", action="store_true",
-                         help="print the unit and the commands; change nothing")
+    install.add_argument(
+        "--dry-run", action="store_true", help="print the unit and the commands; change nothing"
+    )
     install.set_defaults(handler=cmd_install)
     uninstall = actions.add_parser(
         "uninstall",
         help="stop, disable and remove the user unit",
         description="'systemctl --user disable --now', remove the unit file, daemon-reload.",
     )
-    uninstall.add_argument("--dry-run", action="store_true",
-                           help="print what would be done; change nothing")
+    uninstall.add_argument(
+        "--dry-run", action="store_true", help="print what would be done; change nothing"
+    )
     uninstall.set_defaults(handler=cmd_uninstall)
     status = actions.add_parser(
         "status",

@@ -123,9 +123,7 @@ def test_watchdog_interval(usec: str | None, pid: str | None, interval: float | 
     assert env == {}
 
 
-def test_vanished_socket_does_not_raise(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_vanished_socket_does_not_raise(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "gone.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(path))
