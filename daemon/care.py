@@ -10,12 +10,25 @@ policy (pure, kindpulse.policy) -> notifier (desktop or terminal) -> outcome -> 
 * ``dismissed`` / ``timed_out`` / ``failed``: logged; a timed-out prompt is not sent again
   for the same stretch; a failed one is tried again next time.
 
-Every decision not to prompt is logged at debug level with its reason and counted.
+Every decision not to prompt is logged at debug level with its reason and counted, and the
+moment is kept in the log (``quiet_moments``, once per stretch and reason).
+
+Deferral: before a prompt goes out, the notifier is asked whether the desktop is busy
+(:class:`~kindpulse.daemon.notifier.BusyProbe`: screen locked, notifications paused or
+do-not-disturb). If it is, the prompt is *deferred*, not dropped: a prompt row with the
+outcome ``deferred`` is logged once, and the desktop is asked again every
+:data:`RECHECK_S` seconds, each time with the policy deciding afresh on the source's
+current time (a snooze, the daily cap or the end of the stretch can still stop it). It is
+never deferred forever: the policy drops it once the stretch has ended or after its
+``max_defer_min`` (a quiet moment ``deferred_too_long``), also when that much wall-clock
+time has passed (at the replay's speed) without the source's clock moving, and when the
+daemon stops. Where the desktop cannot tell (``None``), prompts go out as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -29,15 +42,22 @@ from kindpulse.breaks import (
     guided_steps,
     prompt_text,
 )
-from kindpulse.daemon.notifier import Notifier, Outcome, Prompt
+from kindpulse.daemon.notifier import BusyProbe, Notifier, Outcome, Prompt
 from kindpulse.detector import Detector, DetectorConfig, Episode, State
-from kindpulse.policy import PolicyConfig, PromptPolicy, ThresholdAdapter
+from kindpulse.policy import Decision, PolicyConfig, PromptPolicy, Reason, ThresholdAdapter
 
 if TYPE_CHECKING:
     from kindpulse.config.schema import Config
     from kindpulse.daemon.store import Store
 
 log = logging.getLogger(__name__)
+
+#: Seconds (wall clock) between two looks at a busy desktop while a prompt is deferred;
+#: the daemon's own tick (status, controls) runs at the same pace.
+RECHECK_S = 2.0
+
+#: Reasons that are not a moment passing quietly: the prompt was already sent, or waits.
+_NOT_QUIET = (Reason.ALREADY_OFFERED, Reason.DEFERRED)
 
 
 class Care:
@@ -70,6 +90,8 @@ class Care:
         self._used_today: dict[int, set[int]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.breaks_shown = 0
+        self.deferrals = 0
+        self._closing = asyncio.Event()
 
     def reconfigure(self, config: Config) -> None:
         """A reloaded configuration: new limits and phrases; what happened today stays."""
@@ -84,21 +106,118 @@ class Care:
     def _now(self, session_s: float) -> datetime:
         return datetime.fromtimestamp(self.wall(session_s), tz=timezone.utc).astimezone()
 
-    def confirmed(self, ep: Episode) -> None:
-        """A stretch of strain was just confirmed: offer a break if the policy agrees."""
-        now = self._now(ep.confirmed_s)
+    def _source_now_s(self, ep: Episode) -> float:
+        """The source's current time (session seconds): the end of the latest scored
+        window, never before the stretch was confirmed."""
+        scores = self.detector.scores
+        return max(ep.confirmed_s, scores[-1].end_s) if scores else ep.confirmed_s
+
+    def _still_open(self, ep: Episode) -> bool:
+        current = self.detector.open_episode
+        return current is not None and current.start_s == ep.start_s
+
+    def _decide(
+        self,
+        ep: Episode,
+        episode_id: str,
+        now: datetime,
+        *,
+        can_show: bool = True,
+        episode_open: bool = True,
+    ) -> Decision:
+        """The policy's decision; a moment that passes quietly is logged (debug) and kept in
+        the log's quiet moments."""
         scores = self.detector.scores
         state = scores[-1].state if scores else State.UNKNOWN
-        episode_id = f"{self.wall(ep.start_s):.3f}"
         decision = self.policy.decide(
-            now, episode_id, state, self.detector.baseline.current().ready
+            now,
+            episode_id,
+            state,
+            self.detector.baseline.current().ready,
+            can_show=can_show,
+            episode_open=episode_open,
         )
-        if not decision.offer:
+        if not decision.offer and decision.reason not in _NOT_QUIET:
             log.debug("no prompt for the stretch from %s: %s", episode_id, decision.reason.value)
+            self.store.add_quiet_moment(
+                now.timestamp(), self.wall(ep.start_s), decision.reason.value
+            )
+        return decision
+
+    def confirmed(self, ep: Episode) -> None:
+        """A stretch of strain was just confirmed: offer a break if the policy agrees (once
+        the desktop can take it)."""
+        now = self._now(ep.confirmed_s)
+        episode_id = f"{self.wall(ep.start_s):.3f}"
+        decision = self._decide(ep, episode_id, now)
+        if not decision.offer:
+            if decision.reason is Reason.ALREADY_OFFERED:
+                log.debug("no prompt for the stretch from %s: already offered", episode_id)
             return
-        task = asyncio.get_running_loop().create_task(self._offer(ep, episode_id, now))
+        task = asyncio.get_running_loop().create_task(self._when_free(ep, episode_id, now))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _busy(self) -> bool | None:
+        if not isinstance(self.notifier, BusyProbe):
+            return None
+        try:
+            return await self.notifier.busy()
+        except Exception as e:  # a probe that fails cannot tell; prompts go out as usual
+            log.debug("busy probe failed: %s", e)
+            return None
+
+    async def _when_free(self, ep: Episode, episode_id: str, now: datetime) -> None:
+        """Offer the break now, or defer it while the desktop is busy (see the module
+        docstring); never for ever."""
+        busy = await self._busy()
+        if busy is not True:
+            await self._offer(ep, episode_id, now)
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        last_source_s = self._source_now_s(ep)
+        moved_at = started
+        # Wall-clock bound for a source whose clock stands still (strap gone quiet).
+        wall_limit_s = 60.0 * self.policy.config.max_defer_min / max(self.speed, 1e-9)
+        logged = False
+        while True:
+            source_s = self._source_now_s(ep)
+            if source_s != last_source_s:
+                last_source_s, moved_at = source_s, loop.time()
+            now = self._now(source_s)
+            stalled = loop.time() - moved_at >= wall_limit_s
+            open_ = self._still_open(ep) and not stalled and not self._closing.is_set()
+            decision = self._decide(
+                ep, episode_id, now, can_show=busy is not True, episode_open=open_
+            )
+            if decision.offer:
+                log.info("the desktop is free again: offering the deferred break")
+                await self._offer(ep, episode_id, now)
+                return
+            if not decision.defer:
+                log.info(
+                    "deferred break for the stretch from %s dropped: %s",
+                    episode_id,
+                    decision.reason.value,
+                )
+                return
+            if not logged:
+                logged = True
+                self.deferrals += 1
+                at = now.timestamp()
+                self.store.add_prompt(at, self.wall(ep.start_s), "deferred", at)
+                reason = getattr(self.notifier, "busy_reason", None) or "desktop busy"
+                log.info(
+                    "break for the stretch from %s deferred (%s); asking again every %g s",
+                    episode_id,
+                    reason,
+                    RECHECK_S,
+                )
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), RECHECK_S)
+            if not self._closing.is_set():
+                busy = await self._busy()
 
     async def _offer(self, ep: Episode, episode_id: str, now: datetime) -> None:
         p = self.config.prompts
@@ -116,7 +235,7 @@ class Care:
             outcome = await self._answered_for_demo(prompt)
         else:
             outcome = await self.notifier.prompt(prompt)
-        at = self.wall(ep.confirmed_s)
+        at = now.timestamp()  # when it was shown: the confirmation, or the end of a deferral
         self.store.add_prompt(at, self.wall(ep.start_s), outcome.value, at)
         log.info("break offered for the stretch from %s: %s", episode_id, outcome.value)
         if outcome is Outcome.BREAK:
@@ -208,7 +327,9 @@ class Care:
         return {"paused": paused, "snoozed_until": snoozed}
 
     async def drain(self, timeout_s: float) -> None:
-        """Let prompts in flight finish (bounded), then cancel what is left."""
+        """Let prompts in flight finish (bounded), then cancel what is left. A deferred
+        prompt is dropped at once (the run is ending, and its stretch with it)."""
+        self._closing.set()
         if not self.tasks:
             return
         _, pending = await asyncio.wait(set(self.tasks), timeout=timeout_s)

@@ -10,6 +10,15 @@ over the session D-Bus on Linux): app name "kindpulse", normal urgency, three bu
 desktop-notifier itself, notifications are not critical: a failed send is never raised; it
 is logged once (not once per prompt; again only after a send has worked in between) and
 the prompt's outcome is ``failed``.
+
+``await DesktopNotifier().busy()`` tells whether the desktop cannot take a prompt right now
+(:class:`BusyProbe`): the screen is locked, or the notification server is paused or in
+do-not-disturb. It reads, over the session bus, whichever of these answer: dunst's
+``paused`` property (``org.dunstproject.cmd0``), the ``Inhibited`` property of
+``org.freedesktop.Notifications`` (KDE Plasma), and ``GetActive`` of
+``org.freedesktop.ScreenSaver`` (at ``/org/freedesktop/ScreenSaver`` and ``/ScreenSaver``)
+and ``org.gnome.ScreenSaver``. None when none of them can be read: the caller then prompts
+as usual.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 
 from kindpulse.breaks import BUTTON_OKAY, BUTTON_TAKE_BREAK
 
@@ -30,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APP_NAME",
+    "BusyProbe",
     "DesktopNotifier",
     "Notifier",
     "Outcome",
@@ -45,6 +55,50 @@ APP_NAME = "kindpulse"
 
 #: Seconds to wait past the notification's own timeout for the server to report back.
 GRACE_S = 1.0
+
+#: Seconds to wait for one answer of the busy probe (a desktop that does not answer is
+#: taken as not telling).
+PROBE_TIMEOUT_S = 1.0
+
+#: Where the busy probe looks: (bus name, object path, interface, property or None for a
+#: ``GetActive`` call, what it means).
+_BUSY_SOURCES: tuple[tuple[str, str, str, str | None, str], ...] = (
+    (
+        "org.freedesktop.Notifications",
+        "/org/freedesktop/Notifications",
+        "org.dunstproject.cmd0",
+        "paused",
+        "notifications paused",
+    ),
+    (
+        "org.freedesktop.Notifications",
+        "/org/freedesktop/Notifications",
+        "org.freedesktop.Notifications",
+        "Inhibited",
+        "notifications inhibited",
+    ),
+    (
+        "org.freedesktop.ScreenSaver",
+        "/org/freedesktop/ScreenSaver",
+        "org.freedesktop.ScreenSaver",
+        None,
+        "screen locked",
+    ),
+    (
+        "org.freedesktop.ScreenSaver",
+        "/ScreenSaver",
+        "org.freedesktop.ScreenSaver",
+        None,
+        "screen locked",
+    ),
+    (
+        "org.gnome.ScreenSaver",
+        "/org/gnome/ScreenSaver",
+        "org.gnome.ScreenSaver",
+        None,
+        "screen locked",
+    ),
+)
 
 
 class Outcome(str, Enum):
@@ -77,6 +131,15 @@ class Notifier(Protocol):
     async def prompt(self, prompt: Prompt) -> Outcome: ...
 
     async def show(self, title: str, body: str, timeout_s: float = 15.0) -> bool: ...
+
+
+@runtime_checkable
+class BusyProbe(Protocol):
+    """A notifier that can tell whether the desktop is busy: True (screen locked,
+    notifications paused or do-not-disturb: defer the prompt), False (free), None (cannot
+    tell: prompt as usual)."""
+
+    async def busy(self) -> bool | None: ...
 
 
 class _SwallowFailureLogs(logging.Filter):
@@ -113,6 +176,8 @@ class DesktopNotifier:
 
         self._dn = _Backend(app_name=app_name, app_icon=None)
         self._failing = False
+        self._probe_bus: Any = None  # dbus_fast.aio.MessageBus, connected on first use
+        self.busy_reason: str | None = None
         base_logger = logging.getLogger(_FILTERED_LOGGER)
         if _FILTER not in base_logger.filters:
             base_logger.addFilter(_FILTER)
@@ -209,6 +274,82 @@ class DesktopNotifier:
     async def show(self, title: str, body: str, timeout_s: float = 15.0) -> bool:
         return await self._send(title, body, timeout_s, (), None, None) is not None
 
+    async def _bus(self) -> Any:
+        """The probe's own session-bus connection (reconnected when it was lost)."""
+        from dbus_fast.aio import MessageBus
+
+        bus = self._probe_bus
+        if bus is None or not bus.connected:
+            bus = await asyncio.wait_for(MessageBus().connect(), PROBE_TIMEOUT_S)
+            self._probe_bus = bus
+        return bus
+
+    async def _read(self, bus: Any, name: str, path: str, iface: str, prop: str | None) -> Any:
+        """One value, or None when it cannot be read (no such service, method or property,
+        no answer). Services are never started for it (``NO_AUTOSTART``)."""
+        from dbus_fast import Message, MessageFlag, MessageType
+
+        if prop is None:
+            msg = Message(
+                destination=name,
+                path=path,
+                interface=iface,
+                member="GetActive",
+                flags=MessageFlag.NO_AUTOSTART,
+            )
+        else:
+            msg = Message(
+                destination=name,
+                path=path,
+                interface="org.freedesktop.DBus.Properties",
+                member="Get",
+                signature="ss",
+                body=[iface, prop],
+                flags=MessageFlag.NO_AUTOSTART,
+            )
+        try:
+            reply = await asyncio.wait_for(bus.call(msg), PROBE_TIMEOUT_S)
+        except (asyncio.TimeoutError, OSError, EOFError) as e:
+            log.debug("busy probe %s %s: no answer (%s)", name, prop or "GetActive", e)
+            return None
+        if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
+            return None
+        value = reply.body[0] if reply.body else None
+        return getattr(value, "value", value)  # a property comes as a Variant
+
+    async def busy(self) -> bool | None:
+        """Whether the desktop cannot take a prompt now: True when the screen is locked or
+        the notification server is paused / in do-not-disturb, False when at least one of
+        those could be read and none says so, None when nothing could be read. The reason
+        of a True is kept in :attr:`busy_reason`. Never raises."""
+        try:
+            bus = await self._bus()
+        except Exception as e:  # no session bus: nothing to read
+            log.debug("busy probe: no session bus (%s)", e)
+            self._probe_bus = None
+            return None
+        readable = False
+        for name, path, iface, prop, meaning in _BUSY_SOURCES:
+            try:
+                value = await self._read(bus, name, path, iface, prop)
+            except Exception as e:  # a strange answer is "cannot tell", never a crash
+                log.debug("busy probe %s: %s", name, e)
+                value = None
+            if isinstance(value, bool):
+                readable = True
+                if value:
+                    self.busy_reason = meaning
+                    return True
+        self.busy_reason = None
+        return False if readable else None
+
+    async def aclose(self) -> None:
+        """Close the probe's bus connection."""
+        bus, self._probe_bus = self._probe_bus, None
+        if bus is not None:
+            with contextlib.suppress(Exception):
+                bus.disconnect()
+
 
 @dataclass
 class TerminalNotifier:
@@ -245,6 +386,9 @@ class RecordingNotifier:
     default: Outcome = Outcome.TIMED_OUT
     prompts: list[Prompt] = field(default_factory=list)
     shown: list[tuple[str, str]] = field(default_factory=list)
+    #: What :meth:`busy` answers (the desktop's state, set by the test); None: cannot tell.
+    busy_state: bool | None = None
+    busy_checks: int = 0
 
     async def prompt(self, prompt: Prompt) -> Outcome:
         self.prompts.append(prompt)
@@ -253,6 +397,10 @@ class RecordingNotifier:
     async def show(self, title: str, body: str, timeout_s: float = 15.0) -> bool:
         self.shown.append((title, body))
         return True
+
+    async def busy(self) -> bool | None:
+        self.busy_checks += 1
+        return self.busy_state
 
 
 def default_notifier(stream: TextIO | None = None) -> Notifier:

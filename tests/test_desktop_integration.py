@@ -1,0 +1,425 @@
+"""The real daemon prompting on a real desktop: ``kindpulse run`` with the simulated wearer,
+desktop-notifier, a private session bus, Xvfb and dunst (tests/desktop.py).
+
+The person at the screen is played through ``dunstctl``: a click (the default action), the
+actions menu (``dunstctl context`` + tests/picker), a close. Each test then reads what the
+daemon wrote to its log. A screenshot of a real prompt is kept in ``$KINDPULSE_ARTIFACTS``
+(default: the test's tmp dir), and docs/images/prompt.png is one of them, cropped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .desktop import Desktop, running_desktop, wait_until
+
+KINDPULSE = str(Path(sys.executable).with_name("kindpulse"))
+DIGIT = re.compile(r"\d")
+
+#: A weekday afternoon: outside the default quiet hours.
+START = "2026-11-24T14:00:00"
+
+#: Replay speed: the scenarios below take 25 to 38 minutes of source time, ten to twenty
+#: seconds here.
+SPEED = 200.0
+
+#: A short stretch of strain after a calm opening long enough to learn the usual
+#: (``bootstrap_min`` is set to ten minutes in :data:`CONFIG`).
+ONE_STRETCH = """
+name = "one_stretch"
+description = "calm, a clear stretch of strain, calm"
+
+[person]
+hr_bpm = 66
+rmssd_ms = 42
+
+[[segment]]
+kind = "calm"
+minutes = 12
+
+[[segment]]
+kind = "stress"
+minutes = 8
+hr_delta_bpm = 14
+rmssd_factor = 0.5
+onset_min = 1
+
+[[segment]]
+kind = "calm"
+minutes = 5
+"""
+
+#: Two stretches of strain with calm between, for the snooze and the deferral.
+TWO_STRETCHES = (
+    ONE_STRETCH.replace('"one_stretch"', '"two_stretches"')
+    + """
+[[segment]]
+kind = "stress"
+minutes = 8
+hr_delta_bpm = 14
+rmssd_factor = 0.5
+onset_min = 1
+
+[[segment]]
+kind = "calm"
+minutes = 5
+"""
+)
+
+CONFIG = """
+[detector]
+bootstrap_min = 10.0
+
+[prompts]
+timeout_s = {timeout_s}
+snooze_min = {snooze_min}
+cooldown_min = {cooldown_min}
+"""
+
+
+def artifacts_dir(tmp_path: Path) -> Path:
+    d = Path(os.environ.get("KINDPULSE_ARTIFACTS") or tmp_path / "artifacts")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desktop]:
+    with running_desktop(tmp_path / "desktop") as d:
+        yield d
+
+
+class Run:
+    """``kindpulse -v run --source sim ... --until-end`` on the test desktop."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        tmp_path: Path,
+        scenario: str = ONE_STRETCH,
+        *,
+        speed: float = SPEED,
+        timeout_s: float = 60.0,
+        snooze_min: float = 30.0,
+        cooldown_min: float = 45.0,
+    ) -> None:
+        self.state = tmp_path / "state"
+        scenario_file = tmp_path / "scenario.toml"
+        scenario_file.write_text(scenario)
+        config = tmp_path / "config.toml"
+        config.write_text(
+            CONFIG.format(timeout_s=timeout_s, snooze_min=snooze_min, cooldown_min=cooldown_min)
+        )
+        self.stderr_path = tmp_path / "daemon.log"
+        env = dict(env)
+        env.pop("JOURNAL_STREAM", None)
+        with self.stderr_path.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [
+                    KINDPULSE,
+                    "-v",
+                    "run",
+                    "--config",
+                    str(config),
+                    "--source",
+                    "sim",
+                    "--scenario",
+                    str(scenario_file),
+                    "--speed",
+                    f"{speed:g}",
+                    "--start",
+                    START,
+                    "--until-end",
+                    "--state-dir",
+                    str(self.state),
+                ],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+
+    @property
+    def log(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait(self, timeout: float = 180.0) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError(f"kindpulse run did not finish:\n{self.log[-3000:]}") from None
+
+    def wait_shown(self, desk: Desktop, n: int = 1, timeout: float = 120.0) -> None:
+        """Until dunst displays ``n`` notifications; fails at once if the daemon exits."""
+
+        def shown() -> bool:
+            if self.proc.poll() is not None and desk.count("displayed") < n:
+                raise AssertionError(f"kindpulse run exited early:\n{self.log[-3000:]}")
+            return desk.count("displayed") >= n
+
+        wait_until(shown, timeout, f"{n} prompt(s) on screen")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        db = sqlite3.connect(f"file:{self.state / 'kindpulse.sqlite3'}?mode=ro", uri=True)
+        try:
+            return db.execute(sql).fetchall()
+        finally:
+            db.close()
+
+
+@pytest.fixture
+def runs() -> Iterator[list[Run]]:
+    started: list[Run] = []
+    yield started
+    for r in started:
+        r.stop()
+
+
+MENU_LINE = re.compile(r"^#(?P<label>.*) \((?P<summary>.*)\) \[(?P<nid>\d+),(?P<key>[^\]]*)\]$")
+
+
+def menu(lines: list[str]) -> list[tuple[str, str, str]]:
+    """The actions menu dunst offered, as (label, notification summary, action key)."""
+    out = []
+    for line in lines:
+        m = MENU_LINE.match(line)
+        assert m is not None, line
+        out.append((m["label"], m["summary"], m["key"]))
+    return out
+
+
+def outcomes(run: Run) -> list[str]:
+    return [r[0] for r in run.rows("SELECT outcome FROM prompts ORDER BY t_ms, id")]
+
+
+def quiet(run: Run) -> list[str]:
+    return [r[0] for r in run.rows("SELECT reason FROM quiet_moments ORDER BY t_ms")]
+
+
+def crop_to_notification(image: Any, margin: int = 12) -> Any:
+    """The notification and a margin of screen around it (the rest of the screen is the
+    bare black root window)."""
+    box = image.convert("L").point(lambda v: 255 if v > 8 else 0).getbbox()
+    assert box is not None, "nothing on screen"
+    left, top, right, bottom = box
+    return image.crop(
+        (
+            max(0, left - margin),
+            max(0, top - margin),
+            min(image.width, right + margin),
+            min(image.height, bottom + margin),
+        )
+    )
+
+
+@pytest.mark.integration
+def test_a_prompt_on_screen_offers_three_actions_and_a_click_takes_the_break(
+    desk: Desktop, tmp_path: Path, runs: list[Run]
+) -> None:
+    run = Run(desk.env, tmp_path)
+    runs.append(run)
+    run.wait_shown(desk)
+
+    # What the person sees, kept as an artifact (docs/images/prompt.png is one of these).
+    shot = desk.screenshot()
+    out = artifacts_dir(tmp_path)
+    shot.save(out / "prompt-screen.png")
+    cropped = crop_to_notification(shot)
+    cropped.save(out / "prompt.png")
+    assert 200 < cropped.width < shot.width and 60 < cropped.height < shot.height / 2
+
+    offered = menu(desk.choose(""))  # open the menu, choose nothing
+    labels = [label for label, _, key in offered if key != "default"]
+    assert sorted(labels) == sorted(["Take a break", "Snooze 30 min", "I'm okay"])
+    for word in ("break", "snooze", "okay"):
+        assert any(word in label.lower() for label in labels), word
+    assert "default" in [key for _, _, key in offered]  # a click on the body
+    summary = offered[0][1]
+    assert summary and not DIGIT.search(summary)
+    assert desk.count("displayed") == 1  # choosing nothing leaves it there
+
+    desk.click()
+    assert run.wait() == 0, run.log[-3000:]
+    assert outcomes(run) == ["break"]
+    assert len(run.rows("SELECT start_ms, end_ms FROM breaks")) == 1
+    # The guided break went to the same screen: its steps, ending with a thank-you.
+    desk.ctl("close-all")  # into dunst's history, where they can be read
+    history = desk.history()
+    assert {h["appname"] for h in history} == {"kindpulse"}
+    assert "Thank you" in [h["summary"] for h in history]
+    assert len(history) >= 4
+    assert "Traceback" not in run.log
+
+
+@pytest.mark.integration
+def test_take_a_break_from_the_menu_runs_the_guided_break(
+    desk: Desktop, tmp_path: Path, runs: list[Run]
+) -> None:
+    run = Run(desk.env, tmp_path)
+    runs.append(run)
+    run.wait_shown(desk)
+    chosen = desk.choose("Take a break")
+    assert any("Take a break" in line for line in chosen)
+    assert run.wait() == 0, run.log[-3000:]
+    assert outcomes(run) == ["break"]
+    assert len(run.rows("SELECT id FROM breaks")) == 1
+    desk.ctl("close-all")
+    assert "Thank you" in [h["summary"] for h in desk.history()]
+
+
+@pytest.mark.integration
+def test_snooze_holds_off_the_next_prompt_for_its_duration(
+    desk: Desktop, tmp_path: Path, runs: list[Run]
+) -> None:
+    # The second stretch comes about fourteen minutes after the first prompt: within the
+    # snooze, and with no cooldown, so only the snooze holds it back.
+    run = Run(desk.env, tmp_path, TWO_STRETCHES, snooze_min=30, cooldown_min=0)
+    runs.append(run)
+    run.wait_shown(desk)
+    desk.choose("Snooze")
+    assert run.wait() == 0, run.log[-3000:]
+    assert outcomes(run) == ["snooze"]
+    ((t_ms, until_ms),) = run.rows("SELECT t_ms, until_ms FROM controls WHERE kind = 'snooze'")
+    assert until_ms - t_ms == 30 * 60 * 1000
+    assert quiet(run) == ["snoozed"]
+    assert run.rows("SELECT COUNT(*) FROM breaks") == [(0,)]
+    assert run.rows("SELECT COUNT(*) FROM episodes WHERE kind = 'stress'") == [(2,)]
+
+
+@pytest.mark.integration
+def test_im_okay_moves_the_threshold_and_is_logged(
+    desk: Desktop, tmp_path: Path, runs: list[Run]
+) -> None:
+    run = Run(desk.env, tmp_path)
+    runs.append(run)
+    run.wait_shown(desk)
+    desk.choose("okay")
+    assert run.wait() == 0, run.log[-3000:]
+    assert outcomes(run) == ["okay"]
+    assert run.rows("SELECT threshold_shift, reason FROM adaptations") == [(0.25, "I'm okay")]
+    assert run.rows("SELECT COUNT(*) FROM breaks") == [(0,)]
+
+
+@pytest.mark.integration
+def test_closing_a_prompt_is_logged_as_dismissed_and_the_next_stretch_is_offered(
+    desk: Desktop, tmp_path: Path, runs: list[Run]
+) -> None:
+    run = Run(desk.env, tmp_path, TWO_STRETCHES, cooldown_min=0)
+    runs.append(run)
+    run.wait_shown(desk)
+    desk.close()
+    wait_until(lambda: desk.count("history") == 1, 10, "the closed prompt in dunst's history")
+    run.wait_shown(desk)  # the second stretch: without a snooze it is offered
+    desk.close()
+    assert run.wait() == 0, run.log[-3000:]
+    assert outcomes(run) == ["dismissed", "dismissed"]
+    history = desk.history()
+    assert len(history) == 2
+    for h in history:
+        assert h["appname"] == "kindpulse"
+        assert h["summary"] and h["body"]
+        assert not DIGIT.search(h["summary"] + h["body"])
+        assert h["timeout"] == 60 * 1_000_000  # the configured timeout_s, in microseconds
+
+
+@pytest.mark.integration
+def test_paused_notifications_defer_the_prompt_and_never_for_ever(
+    desk: Desktop, tmp_path: Path, runs: list[Run]
+) -> None:
+    desk.set_paused(True)
+    run = Run(desk.env, tmp_path, TWO_STRETCHES, speed=100, cooldown_min=0)
+    runs.append(run)
+
+    def logged(text: str, count: int = 1) -> bool:
+        if run.proc.poll() is not None:
+            raise AssertionError(f"kindpulse run exited early:\n{run.log[-3000:]}")
+        return run.log.count(text) >= count
+
+    # First stretch: deferred while paused; nothing sent, nothing queued in dunst.
+    wait_until(lambda: logged("deferred (notifications paused)"), 90, "a deferral")
+    assert desk.count("displayed") == 0 and desk.count("waiting") == 0
+    desk.set_paused(False)
+    run.wait_shown(desk, timeout=30)  # shown once the desktop is free, same stretch
+    desk.close()
+
+    # Second stretch: paused all along; dropped when the stretch ends, never shown.
+    desk.set_paused(True)
+    wait_until(lambda: logged("deferred (notifications paused)", 2), 90, "a second deferral")
+    wait_until(lambda: logged("dropped: deferred_too_long"), 90, "the deferral dropped")
+    assert run.wait() == 0, run.log[-3000:]
+    desk.set_paused(False)
+    time.sleep(0.5)
+    assert desk.count("displayed") == 0 and desk.count("waiting") == 0
+    assert outcomes(run) == ["deferred", "dismissed", "deferred"]
+    assert quiet(run) == ["deferred_too_long"]
+    assert len(desk.history()) == 1
+
+
+@pytest.mark.integration
+def test_the_busy_probe_reads_dunst_paused(desk: Desktop) -> None:
+    import asyncio
+
+    from kindpulse.daemon.notifier import DesktopNotifier
+
+    async def probe() -> bool | None:
+        notifier = DesktopNotifier()
+        try:
+            return await notifier.busy()
+        finally:
+            await notifier.aclose()
+
+    env = {"DBUS_SESSION_BUS_ADDRESS": desk.bus.address}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        assert asyncio.run(probe()) is False
+        desk.set_paused(True)
+        assert asyncio.run(probe()) is True
+        desk.set_paused(False)
+        assert asyncio.run(probe()) is False
+
+
+@pytest.mark.integration
+def test_no_notification_server_the_run_completes_and_prompts_are_logged_failed(
+    tmp_path: Path, runs: list[Run]
+) -> None:
+    from .conftest import need_program
+    from .fakenotify import SessionBus
+
+    need_program("dbus-daemon", "dbus-daemon")
+    bus = SessionBus.start(tmp_path)
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "NOTIFY_SOCKET")}
+        env["DBUS_SESSION_BUS_ADDRESS"] = bus.address  # a bus and nothing on it
+        run = Run(env, tmp_path, TWO_STRETCHES, cooldown_min=0)
+        runs.append(run)
+        assert run.wait() == 0, run.log[-3000:]
+    finally:
+        bus.stop()
+    assert outcomes(run) == ["failed", "failed"]
+    log = run.log
+    assert "Traceback" not in log
+    warnings = [
+        line
+        for line in log.splitlines()
+        if " WARNING " in line and "sustained strain noticed" not in line
+    ]
+    assert len(warnings) == 1, warnings
+    assert "kindpulse.daemon.notifier" in warnings[0] and "not available" in warnings[0]
