@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import csv
 import io
 import json
 import math
+import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dtime
@@ -359,8 +361,7 @@ def build_review(store: Store, period: Period) -> dict[str, Any]:
     beat_s = store.rr_totals(edges)
     j = np.searchsorted(b_start, edges)
     wear = [
-        beat_s[i] if beat_s[i] > 0 else float(b_cum[j[i + 1]] - b_cum[j[i]])
-        for i in range(n_days)
+        beat_s[i] if beat_s[i] > 0 else float(b_cum[j[i + 1]] - b_cum[j[i]]) for i in range(n_days)
     ]
 
     def per_day(times: Iterable[float]) -> list[int]:
@@ -866,8 +867,6 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from kindpulse.sensors.record import CSV_HEADER, format_rr_ms, format_timestamp
-
     a = _parse_instant(args.since, "--since") if getattr(args, "since", None) else 0.0
     b = (
         _parse_instant(args.until, "--until", end_of_day=True)
@@ -875,64 +874,110 @@ def cmd_export(args: argparse.Namespace) -> int:
         else 4.0e9
     )
     what, fmt = args.what, args.format
-    if what == "episodes" and fmt == "kubios":
+    if what != "beats" and fmt == "kubios":
         raise UsageError("--format kubios is for beats (--what beats)")
+    span = (round(a * 1000), round(b * 1000))
     store = Store.open(_state_dir(args))
     try:
+        pieces: Iterable[bytes]
         if what == "beats":
-            t, rr = store.beats_between(a, b)
+            from kindpulse.daemon.beatstext import beats_csv, beats_json, beats_kubios
+
+            t_ms, rr = store.beats_raw(a, b)
             gaps = [
-                (r[0] / 1000.0, r[1])
+                (int(r[0]), " ".join(str(r[1]).split()) or "stream interrupted")
                 for r in store.query(
                     "SELECT start_ms, reason FROM gaps WHERE start_ms >= ? AND start_ms < ?"
                     " ORDER BY start_ms",
-                    (round(a * 1000), round(b * 1000)),
+                    span,
                 )
             ]
-            episodes: list[StoredEpisode] = []
+            pieces = (
+                beats_csv(t_ms, rr, gaps)
+                if fmt == "csv"
+                else beats_kubios(t_ms, rr)
+                if fmt == "kubios"
+                else beats_json(t_ms, rr)
+            )
+        elif what == "episodes":
+            rows = [_episode_row(e) for e in store.episodes_between(a, b)]
+            pieces = [_rows_text(rows, _episode_row_keys(), fmt, what).encode()]
         else:
-            episodes = store.episodes_between(a, b)
+            cols, sql = EXPORT_TABLES[what]
+            rows = [
+                {
+                    c: (iso_ms(v / 1000.0) if v is not None else None)
+                    if c in TIME_COLUMNS
+                    else (_finite(v) if isinstance(v, float) else v)
+                    for c, v in zip(cols, r, strict=True)
+                }
+                for r in store.query(sql, span)
+            ]
+            pieces = [_rows_text(rows, cols, fmt, what).encode()]
     finally:
         store.close()
-    buf, path = _output(getattr(args, "out", None))
-    if what == "beats":
-        if fmt == "csv":
-            buf.write(CSV_HEADER + "\n")
-            g = 0
-            for ti, ri in zip(t.tolist(), rr.tolist(), strict=True):
-                while g < len(gaps) and gaps[g][0] < ti:
-                    reason = " ".join(str(gaps[g][1]).split()) or "stream interrupted"
-                    buf.write(f"# gap: {reason}\n")
-                    g += 1
-                buf.write(f"{format_timestamp(ti)},{format_rr_ms(ri)}\n")
-        elif fmt == "json":
-            json.dump(
-                {
-                    "beats": [
-                        {"timestamp": iso_ms(ti), "rr_ms": ri}
-                        for ti, ri in zip(t.tolist(), rr.tolist(), strict=True)
-                    ]
-                },
-                buf,
-            )
-            buf.write("\n")
-        else:  # kubios: time from the first beat and RR, both in seconds
-            t0 = float(t[0]) if t.size else 0.0
-            for ti, ri in zip(t.tolist(), rr.tolist(), strict=True):
-                buf.write(f"{ti - t0:.3f}\t{ri / 1000.0:.6f}\n")
-    else:
-        rows = [_episode_row(e) for e in episodes]
-        if fmt == "json":
-            json.dump({"episodes": rows}, buf, allow_nan=False)
-            buf.write("\n")
-        else:
-            w = csv.writer(buf, lineterminator="\n")
-            cols = list(_episode_row_keys())
-            w.writerow(cols)
-            for r in rows:
-                w.writerow(["" if r[c] is None else r[c] for c in cols])
-    _finish_output(buf, path)
+    _write_out(getattr(args, "out", None), pieces)
     return 0
+
+
+def _write_out(path: str | None, pieces: Iterable[bytes]) -> None:
+    """To standard output, or to ``path`` created readable by its owner alone (0600) and
+    put in place only once complete."""
+    if path in (None, "-"):
+        sys.stdout.flush()
+        out = sys.stdout.buffer
+        for p in pieces:
+            out.write(p)
+        out.flush()
+        return
+    target = Path(str(path))
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            for p in pieces:
+                f.write(p)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise StoreError(f"{target}: cannot be written ({e.strerror})") from None
+
+
+#: The other tables ``export`` writes: their columns (in CSV and JSON) and the query.
+EXPORT_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
+    "windows": (
+        ("end", "state", "n_beats", "mean_hr", "ln_rmssd", "rmssd", "sdnn", "artifact_pct"),
+        "SELECT t_ms, state, n_beats, mean_hr, ln_rmssd, rmssd, sdnn, artifact_pct"
+        " FROM windows WHERE t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+    ),
+    "prompts": (
+        ("at", "episode_start", "outcome", "outcome_at"),
+        "SELECT t_ms, episode_start_ms, outcome, outcome_ms FROM prompts"
+        " WHERE t_ms >= ? AND t_ms < ? ORDER BY t_ms, id",
+    ),
+    "breaks": (
+        ("start", "end", "hr_before", "hr_after", "ln_rmssd_before", "ln_rmssd_after"),
+        "SELECT start_ms, end_ms, hr_before, hr_after, ln_rmssd_before, ln_rmssd_after"
+        " FROM breaks WHERE start_ms >= ? AND start_ms < ? ORDER BY start_ms, id",
+    ),
+}
+#: Columns of :data:`EXPORT_TABLES` holding a time (stored in ms, written as ISO 8601).
+TIME_COLUMNS = frozenset({"end", "at", "episode_start", "outcome_at", "start"})
+
+
+def _rows_text(rows: list[dict[str, Any]], cols: Sequence[str], fmt: str, what: str) -> str:
+    buf = io.StringIO()
+    if fmt == "json":
+        json.dump({what: rows}, buf, allow_nan=False)
+        buf.write("\n")
+    else:
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
+        for r in rows:
+            w.writerow(["" if r[c] is None else r[c] for c in cols])
+    return buf.getvalue()
 
 
 def iso_ms(t: float) -> str:
@@ -1040,12 +1085,17 @@ def add_store_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
 
     e = subparsers.add_parser(
         "export",
-        help="write beats or episodes from the log to a file",
+        help="write beats, windows, episodes, prompts or breaks from the log to a file",
         description="Beats as 'timestamp,rr_ms' CSV (as 'kindpulse record' writes), JSON or "
-        "Kubios text (seconds from the first beat and RR in seconds); episodes as CSV or "
-        "JSON. The file is created readable by you alone.",
+        "Kubios text (seconds from the first beat and RR in seconds); minute windows, "
+        "episodes, prompts and breaks as CSV or JSON (columns in the README). The file is "
+        "created readable by you alone.",
     )
-    e.add_argument("--what", choices=("beats", "episodes"), default="beats")
+    e.add_argument(
+        "--what",
+        choices=("beats", "windows", "episodes", "prompts", "breaks"),
+        default="beats",
+    )
     e.add_argument("--format", choices=("csv", "json", "kubios"), default="csv")
     e.add_argument("--since", metavar="DATE|ISO8601")
     e.add_argument("--until", metavar="DATE|ISO8601")

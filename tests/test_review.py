@@ -225,3 +225,138 @@ def test_forget_deletes_for_real(
     args = parser.parse_args(["forget", "--state-dir", str(state)])
     with pytest.raises(UsageError):
         args.handler(args)
+
+
+def test_review_tells_offers_breaks_quiet_moments_trend_quality_and_reflections(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], recording: tuple[Path, dict[str, Any]]
+) -> None:
+    """Everything the care side logs shows up in the review, in words and in JSON."""
+    rr_file, analyzed = recording
+    state = tmp_path / "state"
+    run(capsys, "import", str(rr_file), "--start", START, "--state-dir", str(state))
+    ep = analyzed["episodes"][0]
+    base = origin() - read_rr_file(rr_file).rr_ms[0] / 1000.0
+    at = base + ep["confirmed_s"]
+    with Store.open(state) as store:
+        store.add_prompt(at, base + ep["start_s"], "break", at + 20)
+        store.add_prompt(at + 3000, base + ep["start_s"], "okay", at + 3010)
+        store.add_break(at + 20, at + 80, hr_before=80.0, hr_after=70.0,
+                        ln_rmssd_before=3.0, ln_rmssd_after=3.4)
+        store.add_quiet_moment(at + 60, base + ep["start_s"], "quiet_hours")
+        store.add_quiet_moment(at + 90, base + 7, "quiet_hours")
+        store.add_quiet_moment(at + 95, base + 7, "cooldown")
+        store.add_adaptation(at + 3010, 0.1, "I'm okay")
+        store.add_gap(at + 100, at + 160, "strap off")
+        store.add_reflection(at + 4000, "I snapped at a colleague.\nI would tell a friend: "
+                             "it was a long day.")
+        for h in range(3):
+            store.add_baseline(at + h * 3600, _ready_baseline(3.5 + 0.1 * h, 60.0 + h))
+    doc = json.loads(run(capsys, "review", "--week", "2026-01-06", "--format", "json",
+                         "--state-dir", str(state)))
+    s = doc["summary"]
+    assert s["prompts"] == 2 and s["prompt_outcomes"]["break"] == 1
+    assert s["prompt_outcomes"]["okay"] == 1 and s["prompt_outcomes"]["failed"] == 0
+    assert s["quiet_moments"] == 3
+    assert s["quiet_moments_by_reason"] == {"quiet_hours": 2, "cooldown": 1}
+    assert sum(d["quiet_moments"] for d in doc["days"]) == 3
+    ab = s["around_breaks"]
+    assert (ab["hr_before"], ab["hr_after"]) == (80.0, 70.0)
+    assert doc["breaks"][0]["ln_rmssd_after"] == 3.4
+    assert doc["quality"]["gaps"] == 1 and doc["quality"]["gap_s"] == pytest.approx(60.0)
+    assert 0 <= doc["quality"]["artifact_pct"] < 5
+    assert doc["baseline"] and doc["baseline"][-1]["hr_bpm"] in (60.0, 61.0, 62.0)
+    assert doc["adaptations"][0]["threshold_shift"] == 0.1
+    assert "colleague" in doc["reflections"][0]["text"]
+    # The heatmap holds the stretch of strain: its minutes, by weekday and local hour.
+    strain = np.array(doc["heatmap"]["strain_min"])
+    assert strain.sum() * 60 == pytest.approx(s["stress_s"], abs=1.0)
+    worn = np.array(doc["heatmap"]["worn_min"])
+    assert worn.sum() * 60 == pytest.approx(s["wear_s"], rel=0.03)
+    start = datetime.fromisoformat(doc["episodes"][0]["start"])
+    assert strain[start.weekday()][start.hour] > 0
+
+    text = run(capsys, "review", "--week", "2026-01-06", "--state-dir", str(state))
+    assert "Breaks offered: 2 (1 taken, 1 “I'm okay”)." in text
+    assert "heart rate 80 → 70 bpm" in text and "variability (RMSSD) 20 → 30 ms" in text
+    assert "not as a measure of how well you did" in text
+    assert "3 moments passed quietly, with no offer: 2 during quiet hours" in text
+    assert "When strain came, by hour of day" in text
+    heat = text.split("When strain came")[1].split("\n\n")[0]
+    assert re.search("[░▒▓█]", heat) and "·" in heat
+    assert "Your usual resting rhythm" in text and "heart rate 62 bpm" in text
+    assert "1 gap in the signal (1 min in all)" in text
+    assert "I snapped at a colleague." in text
+    assert "waits for a somewhat clearer sign" in text
+    assert not UNKIND.search(text), UNKIND.search(text)
+
+
+def _ready_baseline(ln_rmssd: float, hr: float) -> Any:
+    from kindpulse.detector import Baseline
+
+    return Baseline(ln_rmssd=ln_rmssd, ln_rmssd_spread=0.2, hr_bpm=hr, hr_spread=4.0,
+                    samples=500, ready=True)
+
+
+def test_export_windows_prompts_and_breaks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], recording: tuple[Path, dict[str, Any]]
+) -> None:
+    rr_file, _ = recording
+    state = str(tmp_path / "state")
+    run(capsys, "import", str(rr_file), "--start", START, "--state-dir", state)
+    t = origin() + 1800
+    with Store.open(Path(state)) as store:
+        store.add_prompt(t, t - 600, "snooze", t + 30)
+        store.add_prompt(t + 2700, None, "failed")
+        store.add_break(t + 40, t + 100, hr_before=75.5, ln_rmssd_after=3.25)
+        n_windows = len(store.windows_between(0, 4e9))
+    rows = list(csv.DictReader(io.StringIO(run(
+        capsys, "export", "--what", "windows", "--format", "csv", "--state-dir", state))))
+    assert len(rows) == n_windows > 0
+    assert list(rows[0]) == ["end", "state", "n_beats", "mean_hr", "ln_rmssd", "rmssd",
+                             "sdnn", "artifact_pct"]
+    assert datetime.fromisoformat(rows[0]["end"]).utcoffset() is not None
+    assert {r["state"] for r in rows} >= {"stress"}
+    prompts = json.loads(run(capsys, "export", "--what", "prompts", "--format", "json",
+                             "--state-dir", state))["prompts"]
+    assert [p["outcome"] for p in prompts] == ["snooze", "failed"]
+    assert datetime.fromisoformat(prompts[0]["at"]).timestamp() == pytest.approx(t, abs=1e-3)
+    assert prompts[1]["episode_start"] is None and prompts[1]["outcome_at"] is None
+    breaks = list(csv.DictReader(io.StringIO(run(
+        capsys, "export", "--what", "breaks", "--format", "csv", "--state-dir", state))))
+    assert len(breaks) == 1 and breaks[0]["hr_before"] == "75.5"
+    assert breaks[0]["hr_after"] == "" and breaks[0]["ln_rmssd_after"] == "3.25"
+    # Period options apply: nothing after the log's last day.
+    none = run(capsys, "export", "--what", "windows", "--since", "2026-03-01",
+               "--state-dir", state)
+    assert none.splitlines()[1:] == []
+    p = kp("export", "--what", "windows", "--format", "kubios", "--state-dir", state)
+    assert p.returncode == 64 and p.stderr.count("\n") == 1 and "kubios" in p.stderr
+
+
+def test_exported_beats_are_each_beat_formatted_as_record_formats_it(tmp_path: Path) -> None:
+    """The vectorised text equals formatting each beat alone, RR values at exact ties of
+    the fourth place included, with the gap notes where ``record`` puts them."""
+    from kindpulse.daemon.beatstext import beats_csv, beats_json, beats_kubios
+    from kindpulse.daemon.store import RR_UNITS_PER_MS
+    from kindpulse.sensors.record import format_rr_ms, format_timestamp
+
+    rng = np.random.default_rng(5)
+    t = 1_767_600_000_000 + np.cumsum(rng.integers(300, 1500, 5000)).astype(np.int64)
+    rr = rng.integers(300 * 16_000, 1500 * 16_000, t.size).astype(np.int64)
+    rr[::7] = (rr[::7] // 8) * 8 + 4  # exact ties of the fourth decimal place
+    gaps = [(int(t[10]) + 1, "strap off"), (int(t[2000]), "lost"), (int(t[-1]) + 1, "end")]
+    want = ["timestamp,rr_ms"]
+    g = 0
+    for ti, ri in zip((t / 1000).tolist(), (rr / RR_UNITS_PER_MS).tolist(), strict=True):
+        while g < len(gaps) and gaps[g][0] / 1000 < ti:
+            want.append(f"# gap: {gaps[g][1]}")
+            g += 1
+        want.append(f"{format_timestamp(ti)},{format_rr_ms(ri)}")
+    assert b"".join(beats_csv(t, rr, gaps)).decode().splitlines() == want
+    doc = json.loads(b"".join(beats_json(t, rr)))
+    assert [b["rr_ms"] for b in doc["beats"]] == (rr / RR_UNITS_PER_MS).tolist()
+    assert [b["timestamp"] for b in doc["beats"]] == [w.split(",")[0] for w in want
+                                                      if not w.startswith(("#", "time"))]
+    kub = b"".join(beats_kubios(t, rr)).decode().splitlines()
+    assert kub == [f"{(a - t[0]) / 1000:.3f}\t{b / 16e6:.6f}"
+                   for a, b in zip(t.tolist(), rr.tolist(), strict=True)]
