@@ -15,14 +15,16 @@ moment is kept in the log (``quiet_moments``, once per stretch and reason).
 
 Deferral: before a prompt goes out, the notifier is asked whether the desktop is busy
 (:class:`~kindpulse.daemon.notifier.BusyProbe`: screen locked, notifications paused or
-do-not-disturb). If it is, the prompt is *deferred*, not dropped: a prompt row with the
-outcome ``deferred`` is logged once, and the desktop is asked again every
-:data:`RECHECK_S` seconds, each time with the policy deciding afresh on the source's
-current time (a snooze, the daily cap or the end of the stretch can still stop it). It is
-never deferred forever: the policy drops it once the stretch has ended or after its
-``max_defer_min`` (a quiet moment ``deferred_too_long``), also when that much wall-clock
-time has passed (at the replay's speed) without the source's clock moving, and when the
-daemon stops. Where the desktop cannot tell (``None``), prompts go out as usual.
+do-not-disturb). If it is, the prompt is *deferred*, not dropped: one info line says so
+(and why), and the desktop is asked again every :data:`RECHECK_S` seconds, each time with
+the policy deciding afresh on the source's current time (a snooze, the daily cap or the
+end of the stretch can still stop it). A deferred prompt that goes out later is logged
+like any other, at the time it was shown. It is never deferred forever: the policy drops
+it once the stretch has ended or after its ``max_defer_min`` (kept in the log as the quiet
+moment ``deferred_too_long``), also when that much wall-clock time has passed (at the
+replay's speed) without the source's clock moving, and when the daemon stops. The prompts
+table keeps only prompts that were sent, so review and status count no deferral as a
+prompt. Where the desktop cannot tell (``None``), prompts go out as usual.
 """
 
 from __future__ import annotations
@@ -205,8 +207,6 @@ class Care:
             if not logged:
                 logged = True
                 self.deferrals += 1
-                at = now.timestamp()
-                self.store.add_prompt(at, self.wall(ep.start_s), "deferred", at)
                 reason = getattr(self.notifier, "busy_reason", None) or "desktop busy"
                 log.info(
                     "break for the stretch from %s deferred (%s); asking again every %g s",

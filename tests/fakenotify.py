@@ -24,7 +24,8 @@ from typing import Annotated, Any
 from dbus_fast import RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusSignature, DBusStr
-from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
+from dbus_fast.constants import PropertyAccess
+from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 NAME = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"
@@ -40,6 +41,7 @@ ServerInfo = Annotated[list[str], DBusSignature("ssss")]
 ActionBody = Annotated[list[Any], DBusSignature("us")]
 ClosedBody = Annotated[list[int], DBusSignature("uu")]
 UInt32 = Annotated[int, DBusSignature("u")]
+Bool = Annotated[bool, DBusSignature("b")]
 Int32 = Annotated[int, DBusSignature("i")]
 
 # The socket goes in /tmp: a pytest tmp_path can exceed the 108-byte socket path limit.
@@ -158,6 +160,19 @@ class FakeNotifications(ServiceInterface):
         self.NotificationClosed(nid, EXPIRED)
 
 
+class FakeInhibitingNotifications(FakeNotifications):
+    """A server like KDE Plasma's, whose do-not-disturb shows as the read-only property
+    ``Inhibited``."""
+
+    def __init__(self, inhibited: bool = False) -> None:
+        super().__init__()
+        self.inhibited = inhibited
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Inhibited(self) -> Bool:
+        return self.inhibited
+
+
 @dataclass
 class FakeServer:
     """The fake served on its own connection in the running event loop."""
@@ -166,9 +181,9 @@ class FakeServer:
     iface: FakeNotifications = field(default_factory=FakeNotifications)
 
     @classmethod
-    async def start(cls) -> "FakeServer":
+    async def start(cls, iface: FakeNotifications | None = None) -> "FakeServer":
         bus = await MessageBus().connect()
-        server = cls(bus)
+        server = cls(bus) if iface is None else cls(bus, iface)
         bus.export(PATH, server.iface)
         reply = await bus.request_name(NAME)
         if reply is not RequestNameReply.PRIMARY_OWNER:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from .desktop import Desktop, running_desktop, wait_until
+from .fakescreensaver import ThreadedScreenSaver
 
 KINDPULSE = str(Path(sys.executable).with_name("kindpulse"))
 DIGIT = re.compile(r"\d")
@@ -170,6 +171,19 @@ class Run:
             return desk.count("displayed") >= n
 
         wait_until(shown, timeout, f"{n} prompt(s) on screen")
+
+    def wait_logged(self, text: str, count: int = 1, timeout: float = 90.0) -> None:
+        """Until ``text`` has appeared ``count`` times in the daemon's log; fails at once if
+        the daemon exits first."""
+
+        def logged() -> bool:
+            if self.log.count(text) >= count:
+                return True
+            if self.proc.poll() is not None:
+                raise AssertionError(f"kindpulse run exited first:\n{self.log[-3000:]}")
+            return False
+
+        wait_until(logged, timeout, f"{text!r} in the daemon's log")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -347,13 +361,8 @@ def test_paused_notifications_defer_the_prompt_and_never_for_ever(
     run = Run(desk.env, tmp_path, TWO_STRETCHES, speed=100, cooldown_min=0)
     runs.append(run)
 
-    def logged(text: str, count: int = 1) -> bool:
-        if run.proc.poll() is not None:
-            raise AssertionError(f"kindpulse run exited early:\n{run.log[-3000:]}")
-        return run.log.count(text) >= count
-
     # First stretch: deferred while paused; nothing sent, nothing queued in dunst.
-    wait_until(lambda: logged("deferred (notifications paused)"), 90, "a deferral")
+    run.wait_logged("deferred (notifications paused)")
     assert desk.count("displayed") == 0 and desk.count("waiting") == 0
     desk.set_paused(False)
     run.wait_shown(desk, timeout=30)  # shown once the desktop is free, same stretch
@@ -361,15 +370,46 @@ def test_paused_notifications_defer_the_prompt_and_never_for_ever(
 
     # Second stretch: paused all along; dropped when the stretch ends, never shown.
     desk.set_paused(True)
-    wait_until(lambda: logged("deferred (notifications paused)", 2), 90, "a second deferral")
-    wait_until(lambda: logged("dropped: deferred_too_long"), 90, "the deferral dropped")
+    run.wait_logged("deferred (notifications paused)", 2)
+    run.wait_logged("dropped: deferred_too_long")
     assert run.wait() == 0, run.log[-3000:]
     desk.set_paused(False)
     time.sleep(0.5)
     assert desk.count("displayed") == 0 and desk.count("waiting") == 0
-    assert outcomes(run) == ["deferred", "dismissed", "deferred"]
+    assert outcomes(run) == ["dismissed"]  # the prompts table holds prompts that were sent
     assert quiet(run) == ["deferred_too_long"]
     assert len(desk.history()) == 1
+    (first, second) = run.rows(
+        "SELECT start_ms, confirmed_ms, end_ms FROM episodes"
+        " WHERE kind = 'stress' ORDER BY start_ms"
+    )
+    ((shown_ms, for_ms),) = run.rows("SELECT t_ms, episode_start_ms FROM prompts")
+    assert for_ms == first[0] and first[1] < shown_ms < first[2]  # later, within its stretch
+    ((quiet_ms, quiet_for_ms),) = run.rows("SELECT t_ms, episode_start_ms FROM quiet_moments")
+    assert quiet_for_ms == second[0] and quiet_ms >= second[1]
+
+
+@pytest.mark.integration
+def test_a_locked_screen_defers_the_prompt_until_it_is_unlocked(
+    desk: Desktop, tmp_path: Path, runs: list[Run]
+) -> None:
+    locker = ThreadedScreenSaver(desk.bus.address)  # the desktop's locker, faked
+    try:
+        locker.lock()
+        run = Run(desk.env, tmp_path, speed=100)
+        runs.append(run)
+        run.wait_logged("deferred (screen locked)")
+        assert desk.count("displayed") == 0 and desk.count("waiting") == 0
+        asked = locker.asked
+        locker.unlock()
+        run.wait_shown(desk, timeout=30)
+        assert locker.asked > asked  # it asked again, and found the screen unlocked
+        desk.click()
+        assert run.wait() == 0, run.log[-3000:]
+    finally:
+        locker.stop()
+    assert outcomes(run) == ["break"]
+    assert quiet(run) == []
 
 
 @pytest.mark.integration

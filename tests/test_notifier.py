@@ -16,6 +16,7 @@ import pytest
 
 from kindpulse.breaks import button_labels, prompt_text
 from kindpulse.daemon.notifier import (
+    BusyProbe,
     DesktopNotifier,
     Outcome,
     Prompt,
@@ -25,7 +26,8 @@ from kindpulse.daemon.notifier import (
 )
 
 from .conftest import need_program
-from .fakenotify import FakeServer, SessionBus
+from .fakenotify import FakeInhibitingNotifications, FakeServer, SessionBus
+from .fakescreensaver import FREEDESKTOP, FREEDESKTOP_SHORT, GNOME, serve
 
 T = TypeVar("T")
 DIGIT = re.compile(r"\d")
@@ -216,3 +218,68 @@ def test_default_notifier_falls_back_to_the_terminal(monkeypatch: pytest.MonkeyP
     assert isinstance(notifier, TerminalNotifier)
     asyncio.run(notifier.prompt(make_prompt()))
     assert "Take a break" in out.getvalue()
+
+
+# ------------------------------------------------------------------ the busy probe
+
+
+async def probe_once() -> tuple[bool | None, str | None]:
+    notifier = DesktopNotifier()
+    try:
+        return await notifier.busy(), notifier.busy_reason
+    finally:
+        await notifier.aclose()
+
+
+@pytest.mark.integration
+def test_busy_cannot_tell_when_nothing_answers(session_bus: SessionBus) -> None:
+    # A notification server without a pause or do-not-disturb property, no screen locker:
+    # nothing says, so the caller prompts as usual.
+    assert run_with_server(lambda server: probe_once()) == (None, None)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("where", [FREEDESKTOP, FREEDESKTOP_SHORT, GNOME])
+def test_busy_while_the_screen_is_locked(session_bus: SessionBus, where: tuple[str, str]) -> None:
+    async def scenario() -> list[tuple[bool | None, str | None]]:
+        bus, locker = await serve(session_bus.address, *where, active=True)
+        try:
+            locked = await probe_once()
+            locker.active = False
+            unlocked = await probe_once()
+            return [locked, unlocked]
+        finally:
+            bus.disconnect()
+
+    locked, unlocked = asyncio.run(asyncio.wait_for(scenario(), 15))
+    assert locked == (True, "screen locked")
+    assert unlocked == (False, None)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("inhibited", [True, False])
+def test_busy_while_notifications_are_inhibited(session_bus: SessionBus, inhibited: bool) -> None:
+    async def scenario() -> tuple[bool | None, str | None]:
+        server = await FakeServer.start(FakeInhibitingNotifications(inhibited))
+        try:
+            return await probe_once()
+        finally:
+            server.stop()
+
+    got = asyncio.run(asyncio.wait_for(scenario(), 15))
+    assert got == ((True, "notifications inhibited") if inhibited else (False, None))
+
+
+def test_busy_without_a_session_bus_cannot_tell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path}/no-such-bus")
+    assert asyncio.run(asyncio.wait_for(probe_once(), 10)) == (None, None)
+
+
+def test_which_notifiers_can_tell_busy() -> None:
+    assert isinstance(DesktopNotifier(), BusyProbe)
+    assert isinstance(RecordingNotifier(), BusyProbe)
+    assert not isinstance(TerminalNotifier(), BusyProbe)  # a terminal cannot tell
+    recording = RecordingNotifier(busy_state=True)
+    assert asyncio.run(recording.busy()) is True and recording.busy_checks == 1
