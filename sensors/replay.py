@@ -78,20 +78,22 @@ class ReplaySource:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         now: Callable[[], float] = time.time,
     ) -> ReplaySource:
-        """A recording in any format ``kindpulse analyze`` reads (raises its errors)."""
-        from kindpulse.sensors.rrfile import read_rr_file
+        """A recording in any format ``kindpulse analyze`` reads (raises its errors).
 
-        rec = read_rr_file(path)
-        if rec.t_ms is not None and rec.start is not None:
+        The file is checked whole here, so a bad line is named before the first beat, and
+        then read again a block at a time while it plays: memory stays the same whatever
+        the length of the recording."""
+        from kindpulse.sensors.rrfile import stream_rr_file
+
+        rec = stream_rr_file(path)
+        if rec.has_times and rec.start is not None:
             # Date-time timestamps: the file's own clock; t_ms is (ts_i − ts_0) + rr_0.
-            start_s = rec.start.timestamp() - float(rec.rr_ms[0]) / 1000.0
-            t_ms: F64 | None = rec.t_ms
+            start_s = rec.start.timestamp() - rec.first_rr_ms / 1000.0
         else:
             first = start.timestamp() if start is not None else now()
-            start_s = first - float(rec.rr_ms[0]) / 1000.0  # beat 0 lands on `start`
-            t_ms = rec.t_ms
+            start_s = first - rec.first_rr_ms / 1000.0  # beat 0 lands on `start`
         return cls(
-            [(rec.rr_ms, t_ms)],
+            rec.chunks(),
             start_epoch_s=start_s,
             speed=speed,
             name=f"replay of {Path(path).name}",
@@ -105,7 +107,9 @@ class ReplaySource:
             connected=self._streaming and not self._done,
             device_name=self._name,
             counters=SourceCounters(
-                frames=self._beats, beats=self._beats, gaps=self._gaps,
+                frames=self._beats,
+                beats=self._beats,
+                gaps=self._gaps,
                 connects=1 if self._streaming else 0,
             ),
         )
@@ -129,7 +133,9 @@ class ReplaySource:
         for rr, own in self._chunks:
             rr = np.asarray(rr, dtype=np.float64)
             if own is None:
-                times = cursor + np.cumsum(rr)
+                # The running sum carried across chunks, added in the same order as one
+                # cumulative sum over the whole recording (so the same float64 values).
+                times = np.cumsum(np.concatenate(([cursor], rr)))[1:]
                 cursor = float(times[-1]) if times.size else cursor
             else:
                 times = np.asarray(own, dtype=np.float64)
