@@ -30,6 +30,7 @@ from enum import Enum
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 #: Starting prior (Nunan et al. 2010, short-term HRV norms in healthy adults): RMSSD
 #: 42 ± 19 ms, mean RR 926 ± 90 ms.
@@ -105,6 +106,61 @@ class Baseline:
     ready: bool
 
 
+FloatArray = NDArray[np.float64]
+
+
+class _Samples:
+    """The baseline's samples (time, ln RMSSD, heart rate) in time order, as numpy arrays
+    that grow at the end and drop at the start, so the medians read them without copying
+    them out of a Python container first."""
+
+    __slots__ = ("_hi", "_hr", "_ln", "_lo", "_t")
+
+    def __init__(self) -> None:
+        self._t = np.empty(64)
+        self._ln = np.empty(64)
+        self._hr = np.empty(64)
+        self._lo = 0
+        self._hi = 0
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    def append(self, t: float, ln: float, hr: float) -> None:
+        if self._hi == self._t.size:  # full: move to the front, growing when over half full
+            n = len(self)
+            size = self._t.size * 2 if 2 * n > self._t.size else self._t.size
+            for name in ("_t", "_ln", "_hr"):
+                old = getattr(self, name)
+                new = np.empty(size)
+                new[:n] = old[self._lo : self._hi]
+                setattr(self, name, new)
+            self._lo, self._hi = 0, n
+        self._t[self._hi] = t
+        self._ln[self._hi] = ln
+        self._hr[self._hi] = hr
+        self._hi += 1
+
+    def drop_before(self, t_cut: float) -> None:
+        self._lo += int(np.searchsorted(self._t[self._lo : self._hi], t_cut, side="left"))
+
+    @property
+    def last_t(self) -> float:
+        return float(self._t[self._hi - 1])
+
+    @property
+    def t(self) -> FloatArray:
+        return self._t[self._lo : self._hi]
+
+    @property
+    def ln(self) -> FloatArray:
+        return self._ln[self._lo : self._hi]
+
+    @property
+    def hr(self) -> FloatArray:
+        return self._hr[self._lo : self._hi]
+
+
 @dataclass(slots=True)
 class BaselineTracker:
     """Learns the baseline: bootstrap from the first minutes of good data, then rolling
@@ -112,9 +168,7 @@ class BaselineTracker:
 
     bootstrap_s: float = 1200.0
     horizon_s: float = 14 * 86400.0
-    t: deque[float] = field(default_factory=deque)
-    ln: deque[float] = field(default_factory=deque)
-    hr: deque[float] = field(default_factory=deque)
+    samples: _Samples = field(default_factory=_Samples)
     good_s: float = 0.0  # seconds of good data seen while bootstrapping
     ready: bool = False
     _cache: Baseline | None = None
@@ -125,10 +179,9 @@ class BaselineTracker:
         return self._cache
 
     def _compute(self) -> Baseline:
-        if not self.ln:
+        if not len(self.samples):
             return Baseline(PRIOR_LN_RMSSD, 0.45, PRIOR_HR_BPM, 6.3, samples=0, ready=self.ready)
-        ln = np.fromiter(self.ln, dtype=np.float64)
-        hr = np.fromiter(self.hr, dtype=np.float64)
+        ln, hr = self.samples.ln, self.samples.hr
         ln_c, hr_c = float(np.median(ln)), float(np.median(hr))
         ln_s = max(MAD_TO_SD * float(np.median(np.abs(ln - ln_c))), MIN_SPREAD_LN_RMSSD)
         hr_s = max(MAD_TO_SD * float(np.median(np.abs(hr - hr_c))), MIN_SPREAD_HR_BPM)
@@ -141,15 +194,10 @@ class BaselineTracker:
             if self.good_s >= self.bootstrap_s:
                 self.ready = True
                 self._cache = None
-        if self.t and t_s - self.t[-1] < SAMPLE_EVERY_S:
+        if len(self.samples) and t_s - self.samples.last_t < SAMPLE_EVERY_S:
             return
-        self.t.append(t_s)
-        self.ln.append(ln_rmssd)
-        self.hr.append(hr_bpm)
-        while self.t and self.t[0] < t_s - self.horizon_s:
-            self.t.popleft()
-            self.ln.popleft()
-            self.hr.popleft()
+        self.samples.append(t_s, ln_rmssd, hr_bpm)
+        self.samples.drop_before(t_s - self.horizon_s)
         self._cache = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,7 +212,15 @@ class BaselineTracker:
             "ln_rmssd_spread": b.ln_rmssd_spread,
             "hr_bpm": b.hr_bpm,
             "hr_spread": b.hr_spread,
-            "samples": [list(x) for x in zip(self.t, self.ln, self.hr, strict=True)],
+            "samples": [
+                list(x)
+                for x in zip(
+                    self.samples.t.tolist(),
+                    self.samples.ln.tolist(),
+                    self.samples.hr.tolist(),
+                    strict=True,
+                )
+            ],
         }
 
     @classmethod
@@ -178,9 +234,9 @@ class BaselineTracker:
             t, ln, hr = (float(v) for v in row)
             if not all(map(math.isfinite, (t, ln, hr))):
                 raise ValueError("baseline: a sample is not finite")
-            tr.t.append(t)
-            tr.ln.append(ln)
-            tr.hr.append(hr)
+            if len(tr.samples) and t < tr.samples.last_t:
+                raise ValueError("baseline: samples are not in time order")
+            tr.samples.append(t, ln, hr)
         tr.good_s = float(doc.get("good_s", 0.0))
         tr.ready = bool(doc["ready"])
         return tr

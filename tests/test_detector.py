@@ -193,3 +193,36 @@ def test_windows_without_skin_contact_are_unknown() -> None:
     det = run(calm + loose)
     assert all(s.state is State.UNKNOWN for s in det.scores[len(calm):])
     assert stress_episodes(det) == []
+
+
+def test_baseline_samples_roll_over_the_horizon_exactly() -> None:
+    """The rolling baseline equals medians taken afresh over the samples of the last
+    ``horizon_s``, through many growths and drops of its buffer, and survives a round trip."""
+    import random
+
+    from kindpulse.detector import MAD_TO_SD, MIN_SPREAD_LN_RMSSD, BaselineTracker
+
+    rng = random.Random(4)
+    tr = BaselineTracker(bootstrap_s=0.0, horizon_s=3600.0)
+    kept: list[tuple[float, float, float]] = []
+    t = 0.0
+    for _ in range(3000):
+        t += rng.choice([60.0, 60.0, 61.0, 30.0, 900.0])
+        ln, hr = rng.gauss(3.5, 0.3), rng.gauss(65, 5)
+        tr.offer(t, ln, hr, 15.0)
+        if not kept or t - kept[-1][0] >= 60.0:
+            kept.append((t, ln, hr))
+        kept = [k for k in kept if k[0] >= t - 3600.0]
+        b = tr.current()
+        lns = np.array([k[1] for k in kept])
+        assert b.samples == len(kept)
+        assert b.ln_rmssd == float(np.median(lns))
+        mad = MAD_TO_SD * float(np.median(np.abs(lns - np.median(lns))))
+        assert b.ln_rmssd_spread == max(mad, MIN_SPREAD_LN_RMSSD)
+        assert b.hr_bpm == float(np.median([k[2] for k in kept]))
+    again = BaselineTracker.from_dict(tr.to_dict())
+    assert again.current() == tr.current()
+    doc = tr.to_dict()
+    doc["samples"] = doc["samples"][::-1]
+    with pytest.raises(ValueError, match="time order"):
+        BaselineTracker.from_dict(doc)
