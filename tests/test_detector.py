@@ -210,9 +210,9 @@ def test_baseline_samples_roll_over_the_horizon_exactly() -> None:
         t += rng.choice([60.0, 60.0, 61.0, 30.0, 900.0])
         ln, hr = rng.gauss(3.5, 0.3), rng.gauss(65, 5)
         tr.offer(t, ln, hr, 15.0)
-        if not kept or t - kept[-1][0] >= 60.0:
+        if not kept or t - kept[-1][0] >= 60.0:  # at most a sample a minute; old ones go
             kept.append((t, ln, hr))
-        kept = [k for k in kept if k[0] >= t - 3600.0]
+            kept = [k for k in kept if k[0] >= t - 3600.0]
         b = tr.current()
         lns = np.array([k[1] for k in kept])
         assert b.samples == len(kept)
