@@ -93,6 +93,8 @@ class Care:
         self.tasks: set[asyncio.Task[None]] = set()
         self.breaks_shown = 0
         self.deferrals = 0
+        #: Why a prompt is waiting for the desktop right now ("screen locked", ...), or None.
+        self.deferred_reason: str | None = None
         self._closing = asyncio.Event()
 
     def reconfigure(self, config: Config) -> None:
@@ -176,12 +178,19 @@ class Care:
         if busy is not True:
             await self._offer(ep, episode_id, now)
             return
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        last_source_s = self._source_now_s(ep)
-        moved_at = started
         # Wall-clock bound for a source whose clock stands still (strap gone quiet).
         wall_limit_s = 60.0 * self.policy.config.max_defer_min / max(self.speed, 1e-9)
+        try:
+            await self._deferred(ep, episode_id, busy, wall_limit_s)
+        finally:
+            self.deferred_reason = None
+
+    async def _deferred(
+        self, ep: Episode, episode_id: str, busy: bool | None, wall_limit_s: float
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        last_source_s = self._source_now_s(ep)
+        moved_at = loop.time()
         logged = False
         while True:
             source_s = self._source_now_s(ep)
@@ -195,6 +204,7 @@ class Care:
             )
             if decision.offer:
                 log.info("the desktop is free again: offering the deferred break")
+                self.deferred_reason = None
                 await self._offer(ep, episode_id, now)
                 return
             if not decision.defer:
@@ -204,10 +214,11 @@ class Care:
                     decision.reason.value,
                 )
                 return
+            reason = getattr(self.notifier, "busy_reason", None) or "desktop busy"
+            self.deferred_reason = reason
             if not logged:
                 logged = True
                 self.deferrals += 1
-                reason = getattr(self.notifier, "busy_reason", None) or "desktop busy"
                 log.info(
                     "break for the stretch from %s deferred (%s); asking again every %g s",
                     episode_id,
@@ -317,14 +328,16 @@ class Care:
             self.detector.cfg = _with_shift(self.detector, 0.0)
 
     def holds(self, now_epoch_s: float) -> dict[str, str | None]:
-        """What currently holds prompts back, for the status."""
+        """What currently holds prompts back, for the status: a pause, a snooze, and a
+        prompt waiting for a busy desktop (``prompt_deferred``: why, such as "screen
+        locked")."""
         now = datetime.fromtimestamp(now_epoch_s, tz=timezone.utc).astimezone()
         p = self.policy
         paused = None
         if p.is_paused(now):
             paused = "until resumed" if p.paused_until is None else p.paused_until.isoformat()
         snoozed = p.snoozed_until.isoformat() if p.is_snoozed(now) and p.snoozed_until else None
-        return {"paused": paused, "snoozed_until": snoozed}
+        return {"paused": paused, "snoozed_until": snoozed, "prompt_deferred": self.deferred_reason}
 
     async def drain(self, timeout_s: float) -> None:
         """Let prompts in flight finish (bounded), then cancel what is left. A deferred

@@ -9,6 +9,7 @@ daemon wrote to its log. A screenshot of a real prompt is kept in ``$KINDPULSE_A
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -185,6 +186,14 @@ class Run:
 
         wait_until(logged, timeout, f"{text!r} in the daemon's log")
 
+    def status(self) -> dict[str, Any]:
+        """The status file the daemon rewrites every couple of seconds."""
+        try:
+            doc: dict[str, Any] = json.loads((self.state / "status.json").read_text())
+        except (OSError, ValueError):  # not written yet, or being replaced
+            return {}
+        return doc
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -354,6 +363,20 @@ def test_closing_a_prompt_is_logged_as_dismissed_and_the_next_stretch_is_offered
 
 
 @pytest.mark.integration
+def test_an_unanswered_prompt_times_out_and_is_not_sent_again(
+    desk: Desktop, tmp_path: Path, runs: list[Run]
+) -> None:
+    run = Run(desk.env, tmp_path, timeout_s=5)
+    runs.append(run)
+    run.wait_shown(desk)
+    wait_until(lambda: desk.count("displayed") == 0, 30, "the prompt expiring on screen")
+    assert run.wait() == 0, run.log[-3000:]
+    assert outcomes(run) == ["timed_out"]
+    ((h,),) = [desk.history()]
+    assert h["appname"] == "kindpulse" and h["timeout"] == 5 * 1_000_000
+
+
+@pytest.mark.integration
 def test_paused_notifications_defer_the_prompt_and_never_for_ever(
     desk: Desktop, tmp_path: Path, runs: list[Run]
 ) -> None:
@@ -400,6 +423,7 @@ def test_a_locked_screen_defers_the_prompt_until_it_is_unlocked(
         runs.append(run)
         run.wait_logged("deferred (screen locked)")
         assert desk.count("displayed") == 0 and desk.count("waiting") == 0
+        wait_until(lambda: run.status().get("prompt_deferred") == "screen locked", 10, "status")
         asked = locker.asked
         locker.unlock()
         run.wait_shown(desk, timeout=30)
