@@ -31,52 +31,42 @@ DIGIT = re.compile(r"\d")
 #: A weekday afternoon: outside the default quiet hours.
 START = "2026-11-24T14:00:00"
 
-#: Replay speed: the scenarios below take 25 to 38 minutes of source time, ten to twenty
+#: Replay speed: the scenarios below take 25 to 51 minutes of source time, ten to thirty
 #: seconds here.
 SPEED = 200.0
 
-#: A short stretch of strain after a calm opening long enough to learn the usual
-#: (``bootstrap_min`` is set to ten minutes in :data:`CONFIG`).
-ONE_STRETCH = """
-name = "one_stretch"
-description = "calm, a clear stretch of strain, calm"
 
-[person]
-hr_bpm = 66
-rmssd_ms = 42
+def scenario(*stress_min: float) -> str:
+    """A simulated wearer: a calm opening long enough to learn the usual
+    (``bootstrap_min`` is ten minutes in :data:`CONFIG`), then each stretch of strain of
+    ``stress_min`` minutes followed by calm (six minutes between two, five at the end)."""
+    parts = [
+        'name = "stretches"\ndescription = "calm, then strain and calm"\n',
+        "[person]\nhr_bpm = 66\nrmssd_ms = 42\n",
+        '[[segment]]\nkind = "calm"\nminutes = 12\n',
+    ]
+    for i, minutes in enumerate(stress_min):
+        parts.append(
+            f'[[segment]]\nkind = "stress"\nminutes = {minutes}\n'
+            "hr_delta_bpm = 14\nrmssd_factor = 0.5\nonset_min = 1\n"
+        )
+        calm = 5 if i == len(stress_min) - 1 else 6
+        parts.append(f'[[segment]]\nkind = "calm"\nminutes = {calm}\n')
+    return "\n".join(parts)
 
-[[segment]]
-kind = "calm"
-minutes = 12
 
-[[segment]]
-kind = "stress"
-minutes = 8
-hr_delta_bpm = 14
-rmssd_factor = 0.5
-onset_min = 1
+#: One stretch of strain, confirmed after about four minutes, over about five later.
+ONE_STRETCH = scenario(8)
 
-[[segment]]
-kind = "calm"
-minutes = 5
-"""
+#: Two stretches, the second about thirteen minutes after the first is confirmed.
+TWO_STRETCHES = scenario(8, 8)
 
-#: Two stretches of strain with calm between, for the snooze and the deferral.
-TWO_STRETCHES = (
-    ONE_STRETCH.replace('"one_stretch"', '"two_stretches"')
-    + """
-[[segment]]
-kind = "stress"
-minutes = 8
-hr_delta_bpm = 14
-rmssd_factor = 0.5
-onset_min = 1
-
-[[segment]]
-kind = "calm"
-minutes = 5
-"""
-)
+#: For the deferral tests: the stretch lasts about seventeen minutes after it is
+#: confirmed, ten seconds at speed 100, so that the test has ample time to free the
+#: desktop (the daemon looks again every two seconds) before the stretch is over, even on
+#: a busy machine.
+LONG_STRETCH = scenario(20)
+LONG_THEN_SHORT = scenario(20, 8)
 
 CONFIG = """
 [detector]
@@ -381,7 +371,7 @@ def test_paused_notifications_defer_the_prompt_and_never_for_ever(
     desk: Desktop, tmp_path: Path, runs: list[Run]
 ) -> None:
     desk.set_paused(True)
-    run = Run(desk.env, tmp_path, TWO_STRETCHES, speed=100, cooldown_min=0)
+    run = Run(desk.env, tmp_path, LONG_THEN_SHORT, speed=100, cooldown_min=0)
     runs.append(run)
 
     # First stretch: deferred while paused; nothing sent, nothing queued in dunst.
@@ -419,7 +409,7 @@ def test_a_locked_screen_defers_the_prompt_until_it_is_unlocked(
     locker = ThreadedScreenSaver(desk.bus.address)  # the desktop's locker, faked
     try:
         locker.lock()
-        run = Run(desk.env, tmp_path, speed=100)
+        run = Run(desk.env, tmp_path, LONG_STRETCH, speed=100)
         runs.append(run)
         run.wait_logged("deferred (screen locked)")
         assert desk.count("displayed") == 0 and desk.count("waiting") == 0
