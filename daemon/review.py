@@ -307,6 +307,8 @@ def build_review(store: Store, period: Period) -> dict[str, Any]:
     """The review document (what ``--format json`` prints)."""
     import numpy as np
 
+    from kindpulse.daemon.reflect import reflection_entries
+
     p0, p1 = period.start, period.end
     ms0, ms1 = round(p0 * 1000), round(p1 * 1000)
     buckets = store.window_buckets(p0, p1)
@@ -467,11 +469,11 @@ def build_review(store: Store, period: Period) -> dict[str, Any]:
             )
         ],
         "reflections": [
-            {"at": iso(t / 1000.0), "text": text}
-            for t, text in store.query(
-                "SELECT t_ms, text FROM reflections WHERE t_ms >= ? AND t_ms < ? ORDER BY t_ms",
-                (ms0, ms1),
-            )
+            {
+                "at": iso(t),
+                "answers": [{"question": q, "answer": a} for q, a in answers],
+            }
+            for t, answers in reflection_entries(store, p0, p1)
         ],
     }
 
@@ -756,7 +758,10 @@ def _reflection_lines(doc: dict[str, Any]) -> list[str]:
     lines = ["", "  Your reflections"]
     for r in refl:
         lines.append(f"  {_day_label(r['at'][:10])} {_clock(r['at'])}")
-        lines += [f"    {line}" for line in str(r["text"]).splitlines() if line.strip()]
+        for qa in r["answers"]:
+            if qa["question"]:
+                lines.append(f"    {qa['question']}")
+            lines += [f"      {line}" for line in qa["answer"].splitlines() if line.strip()]
     return lines
 
 

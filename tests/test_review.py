@@ -266,7 +266,7 @@ def test_review_tells_offers_breaks_quiet_moments_trend_quality_and_reflections(
     assert 0 <= doc["quality"]["artifact_pct"] < 5
     assert doc["baseline"] and doc["baseline"][-1]["hr_bpm"] in (60.0, 61.0, 62.0)
     assert doc["adaptations"][0]["threshold_shift"] == 0.1
-    assert "colleague" in doc["reflections"][0]["text"]
+    assert "colleague" in doc["reflections"][0]["answers"][0]["answer"]
     # The heatmap holds the stretch of strain: its minutes, by weekday and local hour.
     strain = np.array(doc["heatmap"]["strain_min"])
     assert strain.sum() * 60 == pytest.approx(s["stress_s"], abs=1.0)
