@@ -208,6 +208,12 @@ class Daemon:
 
         self.store = Store.open(self.state_dir)
         self._retained_at = -math.inf
+        self._baseline_logged_at = -math.inf
+        #: A gap in the stream not yet logged: (last beat, when it broke, why).
+        self._gap: tuple[float, float, str] | None = None
+        #: What the log last heard of the device: (connected, battery %).
+        self._device: tuple[bool, int | None] = (False, None)
+        self._status_failing = False
         self._ui = ui
         self.care: Care | None = None
         self.reflection: ReflectionInviter | None = None  # the evening invitation
@@ -308,6 +314,10 @@ class Daemon:
             for ep in self.pipeline.finish():
                 self._episode(ep)
             self._log_minutes()
+            if self._gap is not None:  # the stream broke and did not come back
+                start, broke, reason = self._gap
+                self.store.add_gap(start, max(start, broke), reason)
+            self._log_device()
             self._save_baseline()
             self.store.close()
             self._write_status(stopped=True)
@@ -321,9 +331,14 @@ class Daemon:
         async for item in source.stream():
             self._progress_at = time.monotonic()
             if isinstance(item, Gap):
-                if self.pipeline.last_beat_t is not None:
-                    self.store.add_gap(self.pipeline.last_beat_t, item.t, item.reason)
+                # The gap runs from the last beat to where the next beat's interval begins.
+                if self.pipeline.last_beat_t is not None and self._gap is None:
+                    self._gap = (self.pipeline.last_beat_t, item.t, item.reason)
             else:
+                if self._gap is not None:
+                    start, _t, reason = self._gap
+                    self.store.add_gap(start, max(start, item.t - item.rr_ms / 1000.0), reason)
+                    self._gap = None
                 self.store.add_beats([item.t], [item.rr_ms])
             for ep in self.pipeline.feed(item):
                 self._episode(ep)
@@ -355,6 +370,9 @@ class Daemon:
                     artifact_pct=_num(row["artifact_pct"]),
                 )
             )
+            if t - self._baseline_logged_at >= 3600.0:  # the baseline's trend, hourly
+                self.store.add_baseline(t, p.detector.baseline.current())
+                self._baseline_logged_at = t
             if t - self._retained_at >= 86400.0:  # once a day of source time
                 st = self.config.storage
                 self.store.apply_retention(t, st.beats_days, st.windows_days)
@@ -388,6 +406,7 @@ class Daemon:
 
     def _tick(self) -> None:
         self._apply_controls()
+        self._log_device()
         if self.reflection is not None:
             self.reflection.tick()
         # The watchdog is fed from the loop itself, and only while items keep flowing or
@@ -401,6 +420,21 @@ class Daemon:
     def _state(self) -> str:
         scores = self.pipeline.detector.scores
         return scores[-1].state.value if scores else "unknown"
+
+    def _log_device(self) -> None:
+        """Connects, disconnects and battery changes into the log, as they are seen."""
+        src = self.source
+        if src is None:
+            return
+        st = src.status
+        was_connected, was_battery = self._device
+        now = self._policy_now()
+        name = st.device_name or ""
+        if st.connected != was_connected:
+            self.store.add_device_event(now, "connected" if st.connected else "disconnected", name)
+        if st.battery_pct is not None and st.battery_pct != was_battery:
+            self.store.add_device_event(now, "battery", str(st.battery_pct))
+        self._device = (st.connected, st.battery_pct if st.battery_pct is not None else was_battery)
 
     def _policy_now(self) -> float:
         """Now on the clock that policy time runs on: the source's clock (a replay or the
@@ -502,8 +536,11 @@ class Daemon:
         doc = self.status_doc(stopped)
         try:
             write_private(self.state_dir / STATUS_FILE, json.dumps(doc, indent=1) + "\n")
+            self._status_failing = False
         except OSError as e:
-            log.warning("status file not written: %s", e)
+            if not self._status_failing:  # once, not every tick (again after it worked)
+                log.warning("status file not written: %s", e)
+            self._status_failing = True
         if not stopped:
             self.notifier.status(self.status_line(doc))
 

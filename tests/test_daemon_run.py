@@ -4,10 +4,12 @@ signals, sd_notify datagrams on a real socket, exit codes, private files."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -352,3 +354,33 @@ def test_a_short_watchdog_is_pinged_at_least_twice_per_period(tmp_path: Path) ->
     # Five intervals of half a second each, with room for a busy machine; on a two-second
     # tick they would take ten.
     assert pings[-1] - pings[0] < 6.0
+
+
+def test_the_log_gets_gaps_their_true_length_baselines_hourly_and_device_events(
+    tmp_path: Path,
+) -> None:
+    """A simulated day with two dropouts (45 s at minute 70, 20 s at minute 160): each gap
+    in the log runs from the last beat before it to where the next beat's interval began."""
+    state = tmp_path / "state"
+    p = kp("run", "--source", "sim", "--scenario", "confounders", "--speed", "3000",
+           "--until-end", "--start", "2026-11-24T10:00:00", "--state-dir", str(state))
+    assert p.returncode == 0, p.stderr
+    start = datetime.fromisoformat("2026-11-24T10:00:00").astimezone().timestamp()
+    db = sqlite3.connect(state / "kindpulse.sqlite3")
+    gaps = db.execute("SELECT start_ms, end_ms, reason FROM gaps ORDER BY start_ms").fetchall()
+    assert len(gaps) == 2, gaps
+    for (a, b, reason), (at_min, secs) in zip(gaps, [(70, 45), (160, 20)], strict=True):
+        assert (b - a) / 1000 == pytest.approx(secs, abs=2.5), (a, b, reason)
+        assert a / 1000 == pytest.approx(start + 60 * at_min, abs=3.0)
+    # The baseline over time: a row an hour of source time, ready once learnt.
+    rows = db.execute("SELECT t_ms, ready, hr_bpm FROM baselines ORDER BY t_ms").fetchall()
+    assert 2 <= len(rows) <= 4 and rows[-1][1] == 1 and 40 < rows[-1][2] < 100
+    assert all(b[0] - a[0] >= 3_600_000 for a, b in itertools.pairwise(rows))
+    events = [k for (k,) in db.execute("SELECT kind FROM device_events ORDER BY t_ms")]
+    assert events[0] == "connected"
+    db.close()
+    review = json.loads(kp("review", "--day", "2026-11-24", "--format", "json",
+                           "--state-dir", str(state)).stdout)
+    assert review["quality"]["gaps"] == 2
+    assert review["quality"]["gap_s"] == pytest.approx(65.0, abs=5.0)
+    assert review["baseline"][0]["date"] == "2026-11-24"
