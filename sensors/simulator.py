@@ -728,8 +728,13 @@ def _pink_diff_table() -> tuple[F64, F64]:
     s = df / f
     s /= s.sum()
     rr = np.linspace(0.2, 3.0, 561)
-    x = np.outer(rr, f)
-    g = (4.0 * np.sin(np.pi * x) ** 2 * np.sinc(x) ** 2) @ s
+    # The kernel (561 x 4000) is filled a few rows at a time: the same values, without the
+    # five full-size temporaries of one expression (about 90 MB at once).
+    kernel = np.empty((rr.size, f.size))
+    for a in range(0, rr.size, 32):
+        x = np.outer(rr[a : a + 32], f)
+        kernel[a : a + 32] = 4.0 * np.sin(np.pi * x) ** 2 * np.sinc(x) ** 2
+    g = kernel @ s
     return rr, g
 
 
@@ -781,33 +786,42 @@ def _beat_times(
         lv["hr"] = lv["hr"] + 5.0 * rem
         lv["lnf"] = lv["lnf"] + math.log(0.8) * rem
         lv["irr"] = lv["irr"] + 0.2 * rem
+        del rem
     hr = sc.person.hr_bpm + lv["hr"]
     lnf = lv["lnf"]
     if sc.start_hour is not None:
         phase = 2.0 * np.pi * (sc.start_hour + t / 3600.0 - CIRCADIAN_PEAK_HOUR) / 24.0
         hr = hr + CIRCADIAN_HR_BPM * np.cos(phase)
         lnf = lnf - CIRCADIAN_LN_RMSSD * np.cos(phase)
+        del phase
     hr = hr + WANDER_BPM * _colored(g_noise, n, 1.0 / 3600.0, 1.0 / 120.0, 1.0)
     rr0 = 60000.0 / np.maximum(hr, 25.0)  # ms
     rr0_s = rr0 / 1000.0
     factor = np.exp(lnf)
     target = sc.person.rmssd_ms * factor
     vagal = np.sqrt(factor)
+    # A day is a few hundred thousand samples a series: series are dropped once used, so
+    # a simulated day does not hold thirty of them at once.
+    del hr, lnf, factor, lv["hr"], lv["lnf"]
 
     # Breathing: rate and depth vary breath to breath (more awake, little asleep).
     irr = lv["irr"]
     f_resp = lv["br"] / 60.0
     f_inst = f_resp * np.exp(irr * _colored(g_noise, n, 0.01, 0.08, 0.0) - 0.5 * irr * irr)
     ph_resp = float(g_noise.uniform(0, 2 * np.pi)) + 2.0 * np.pi * np.cumsum(f_inst) / FS_HZ
+    del f_inst
     depth = np.exp(irr * _colored(g_noise, n, 0.01, 0.1, 0.0) - irr * irr)
+    del irr, lv
     # Mayer wave.
     f_lf = LF_HZ * np.exp(0.08 * _colored(g_noise, n, 0.002, 0.02, 0.0))
     ph_lf = float(g_noise.uniform(0, 2 * np.pi)) + 2.0 * np.pi * np.cumsum(f_lf) / FS_HZ
+    del f_lf
     lf_depth = np.exp(0.3 * _colored(g_noise, n, 0.002, 0.03, 0.0) - 0.09)
     a_lf = LF_REL * sc.person.rmssd_ms * vagal
     # Pink noise.
     sd_pink = PINK_REL * sc.person.rmssd_ms * vagal
     pink = _colored(g_noise, n, *PINK_BAND_HZ, 1.0)
+    del vagal
 
     tab_rr, tab_g = _pink_diff_table()
     other = (
@@ -817,8 +831,11 @@ def _beat_times(
     )
     target = RMSSD_GAIN * target
     rsa_var = np.maximum(target**2 - other, (0.3 * target) ** 2)
+    del target, other
     unit = np.sqrt(_sine_diff_var(np.ones(n), f_resp, rr0_s))
+    del f_resp, rr0_s
     a_rsa = np.sqrt(rsa_var) / unit
+    del rsa_var, unit
     # Mean heart rate per beat is the beat-weighted mean of the rate, about
     # (1 + 2·var/rr0²)/rr0 for RR varying by var around rr0: lengthen rr0 to match.
     var_total = 0.5 * a_rsa**2 + 0.5 * a_lf**2 + sd_pink**2
@@ -827,8 +844,11 @@ def _beat_times(
     rr_inst = (
         rr0 + a_rsa * depth * np.sin(ph_resp) + a_lf * lf_depth * np.sin(ph_lf) + sd_pink * pink
     )
+    del rr0, a_rsa, depth, ph_resp, a_lf, lf_depth, ph_lf, sd_pink, pink, var_total
     rate = 1000.0 / np.maximum(rr_inst, 200.0)  # beats per second
+    del rr_inst
     integral = np.concatenate(([0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1])) / FS_HZ))
+    del rate
     beats = np.arange(1.0, math.floor(integral[-1]) + 1.0)
     times = np.interp(beats, integral, t)
     return times[times <= duration], rem_periods
