@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Callable
@@ -172,15 +173,24 @@ class DesktopNotifier:
     """
 
     def __init__(self, app_name: str = APP_NAME) -> None:
-        from desktop_notifier import DesktopNotifier as _Backend
-
-        self._dn = _Backend(app_name=app_name, app_icon=None)
+        # desktop-notifier (and D-Bus with it) is loaded with the first notification, so a
+        # daemon that has not prompted yet does not carry it (about 3 MB).
+        self._app_name = app_name
+        self._backend: Any = None
         self._failing = False
         self._probe_bus: Any = None  # dbus_fast.aio.MessageBus, connected on first use
         self.busy_reason: str | None = None
         base_logger = logging.getLogger(_FILTERED_LOGGER)
         if _FILTER not in base_logger.filters:
             base_logger.addFilter(_FILTER)
+
+    @property
+    def _dn(self) -> Any:
+        if self._backend is None:
+            from desktop_notifier import DesktopNotifier as _Backend
+
+            self._backend = _Backend(app_name=self._app_name, app_icon=None)
+        return self._backend
 
     def _failed(self) -> None:
         if not self._failing:
@@ -406,8 +416,12 @@ class RecordingNotifier:
 def default_notifier(stream: TextIO | None = None) -> Notifier:
     """Desktop notifications when desktop-notifier is installed (extra ``notify``), else
     the terminal fallback writing to ``stream`` (stdout)."""
-    try:
-        return DesktopNotifier()
-    except ImportError:
-        log.info("desktop-notifier is not installed; prompts are written to the terminal")
-        return TerminalNotifier(stream=stream)
+    found = (
+        sys.modules["desktop_notifier"] is not None
+        if "desktop_notifier" in sys.modules
+        else importlib.util.find_spec("desktop_notifier") is not None
+    )
+    if found:
+        return DesktopNotifier()  # loads desktop-notifier when it first notifies
+    log.info("desktop-notifier is not installed; prompts are written to the terminal")
+    return TerminalNotifier(stream=stream)
