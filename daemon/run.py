@@ -760,6 +760,8 @@ def cmd_status(args: Any) -> int:
         print(f"prompts:     paused {until}")
     elif snoozed:
         print(f"prompts:     snoozed until {_when(snoozed, now)}")
+    if alive and doc.get("prompt_deferred"):
+        print(f"prompt:      waiting to be shown ({doc['prompt_deferred']})")
     last = doc.get("last_prompt")
     if last:
         words = OUTCOME_WORDS.get(last.get("outcome"), str(last.get("outcome")))
