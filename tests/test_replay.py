@@ -260,3 +260,30 @@ def test_a_replay_holds_one_block_not_the_file(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert got == 100_000
     assert peak < size / 4, f"peak {peak:,} bytes for a {size:,}-byte file"
+
+
+def test_replay_and_simulator_sources_leave_bluetooth_and_dbus_unloaded(tmp_path: Path) -> None:
+    """Memory: a daemon on a replay or the simulator never loads bleak or D-Bus, and the
+    desktop notifier loads desktop-notifier only when it first notifies."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from pathlib import Path
+from kindpulse.config.loader import default_config
+from kindpulse.daemon.notifier import DesktopNotifier, default_notifier
+from kindpulse.daemon.run import RunOptions, make_source
+for source in ("replay", "sim"):
+    opts = RunOptions(source=source, replay=Path({str(DATA / "nsrdb_5min.txt")!r}), start=None,
+                      scenario=None, speed=1.0, state_dir=Path({str(tmp_path)!r}),
+                      until_end=True)
+    make_source(opts, default_config())
+assert isinstance(default_notifier(), DesktopNotifier)
+loaded = sorted(m for m in ("bleak", "dbus_fast", "desktop_notifier") if m in sys.modules)
+assert not loaded, loaded
+"""
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=120
+    )
+    assert p.returncode == 0, p.stderr
