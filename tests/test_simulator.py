@@ -614,9 +614,9 @@ def test_write_is_deterministic_text() -> None:
 
 
 def test_simulating_a_day_holds_few_series_at_once() -> None:
-    """Memory: the ordinary day (10 h, 288,000 samples a series) peaked at about 155 MB
+    """Memory: the ordinary day (10 h, 288,000 samples a series) peaked at about 137 MB
     (thirty series alive at once and a 90 MB expression for the pink-noise kernel); series
-    are now dropped once used and the kernel is filled a few rows at a time (about 50 MB)."""
+    are now dropped once used and the kernel is filled a few rows at a time (49 MB)."""
     import tracemalloc
 
     from kindpulse.sensors import simulator
