@@ -36,10 +36,11 @@ START = "2026-11-24T14:00:00"
 SPEED = 200.0
 
 
-def scenario(*stress_min: float) -> str:
+def scenario(*stress_min: float, calm_end: float = 5) -> str:
     """A simulated wearer: a calm opening long enough to learn the usual
     (``bootstrap_min`` is ten minutes in :data:`CONFIG`), then each stretch of strain of
-    ``stress_min`` minutes followed by calm (six minutes between two, five at the end)."""
+    ``stress_min`` minutes followed by calm (six minutes between two, ``calm_end`` at the
+    end; 0: the scenario ends in the middle of the strain)."""
     parts = [
         'name = "stretches"\ndescription = "calm, then strain and calm"\n',
         "[person]\nhr_bpm = 66\nrmssd_ms = 42\n",
@@ -50,8 +51,9 @@ def scenario(*stress_min: float) -> str:
             f'[[segment]]\nkind = "stress"\nminutes = {minutes}\n'
             "hr_delta_bpm = 14\nrmssd_factor = 0.5\nonset_min = 1\n"
         )
-        calm = 5 if i == len(stress_min) - 1 else 6
-        parts.append(f'[[segment]]\nkind = "calm"\nminutes = {calm}\n')
+        calm = calm_end if i == len(stress_min) - 1 else 6
+        if calm > 0:
+            parts.append(f'[[segment]]\nkind = "calm"\nminutes = {calm}\n')
     return "\n".join(parts)
 
 
@@ -67,6 +69,10 @@ TWO_STRETCHES = scenario(8, 8)
 #: a busy machine.
 LONG_STRETCH = scenario(20)
 LONG_THEN_SHORT = scenario(20, 8)
+
+#: Ends ten minutes into a stretch of strain: the run ends (or the source falls silent)
+#: while the stretch is still going on.
+ENDS_IN_STRAIN = scenario(10, calm_end=0)
 
 CONFIG = """
 [detector]
@@ -104,6 +110,7 @@ class Run:
         timeout_s: float = 60.0,
         snooze_min: float = 30.0,
         cooldown_min: float = 45.0,
+        until_end: bool = True,
     ) -> None:
         self.state = tmp_path / "state"
         scenario_file = tmp_path / "scenario.toml"
@@ -131,7 +138,7 @@ class Run:
                     f"{speed:g}",
                     "--start",
                     START,
-                    "--until-end",
+                    *(["--until-end"] if until_end else []),
                     "--state-dir",
                     str(self.state),
                 ],
@@ -400,6 +407,44 @@ def test_paused_notifications_defer_the_prompt_and_never_for_ever(
     assert for_ms == first[0] and first[1] < shown_ms < first[2]  # later, within its stretch
     ((quiet_ms, quiet_for_ms),) = run.rows("SELECT t_ms, episode_start_ms FROM quiet_moments")
     assert quiet_for_ms == second[0] and quiet_ms >= second[1]
+
+
+@pytest.mark.integration
+def test_a_deferred_prompt_is_dropped_when_the_run_ends(
+    desk: Desktop, tmp_path: Path, runs: list[Run]
+) -> None:
+    # The replay ends in the middle of the strain: the daemon does not wait for the desktop
+    # (it would otherwise hold the deferral until its drain gives up and cancels it).
+    desk.set_paused(True)
+    run = Run(desk.env, tmp_path, ENDS_IN_STRAIN)
+    runs.append(run)
+    run.wait_logged("deferred (notifications paused)")
+    assert run.wait() == 0, run.log[-3000:]
+    assert "dropped: deferred_too_long" in run.log
+    assert outcomes(run) == []
+    assert quiet(run) == ["deferred_too_long"]
+    assert desk.count("displayed") == 0 and desk.count("waiting") == 0
+
+
+@pytest.mark.integration
+def test_a_deferred_prompt_is_dropped_when_the_source_falls_silent(
+    desk: Desktop, tmp_path: Path, runs: list[Run]
+) -> None:
+    # Without --until-end the daemon keeps running after the scenario, as with a strap gone
+    # quiet: the source's clock stands still, so the policy's limit (an hour of source time)
+    # would never come; the same hour of wall-clock time at the run's speed (nine seconds at
+    # 400) ends the deferral.
+    desk.set_paused(True)
+    run = Run(desk.env, tmp_path, ENDS_IN_STRAIN, speed=400, until_end=False)
+    runs.append(run)
+    run.wait_logged("deferred (notifications paused)")
+    run.wait_logged("dropped: deferred_too_long", timeout=60)
+    assert run.status().get("in_episode") is True  # the stretch itself never ended
+    run.proc.terminate()
+    assert run.wait(30) == 0, run.log[-3000:]
+    assert outcomes(run) == []
+    assert quiet(run) == ["deferred_too_long"]
+    assert desk.count("displayed") == 0
 
 
 @pytest.mark.integration
