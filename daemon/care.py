@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -96,6 +97,49 @@ class Care:
         #: Why a prompt is waiting for the desktop right now ("screen locked", ...), or None.
         self.deferred_reason: str | None = None
         self._closing = asyncio.Event()
+        #: When the threshold shift learnt from feedback was last written (a threshold
+        #: reset older than that is already in it).
+        self._shift_since = -math.inf
+        self._remembered = False
+        self._restore_shift()
+
+    def _restore_shift(self) -> None:
+        """The threshold shift learnt from "I'm okay" before a restart: the newest one in
+        the log (a later ``thresholds reset`` in the log still applies)."""
+        row = next(
+            self.store.query(
+                "SELECT t_ms, threshold_shift FROM adaptations ORDER BY t_ms DESC LIMIT 1"
+            ),
+            None,
+        )
+        if row is None:
+            return
+        self._shift_since = row[0] / 1000.0
+        self.adapter.shift = min(max(float(row[1]), 0.0), self.adapter.max_shift)
+        self.detector.cfg = _with_shift(self.detector, self.adapter.threshold_shift)
+
+    def _remember_prompts(self, now: datetime) -> None:
+        """Once, at the first decision: the prompts of the last two days that reached the
+        screen before a restart, so the cooldown and the daily cap go on from them."""
+        if self._remembered:
+            return
+        self._remembered = True
+        t1 = now.timestamp()
+        rows = self.store.query(
+            "SELECT t_ms, episode_start_ms FROM prompts WHERE t_ms >= ? AND t_ms <= ?"
+            " AND coalesce(outcome, '') != ? ORDER BY t_ms",
+            (round((t1 - 2 * 86400.0) * 1000), round(t1 * 1000), Outcome.FAILED.value),
+        )
+        self.policy.remember(
+            (
+                (
+                    datetime.fromtimestamp(t / 1000.0, tz=timezone.utc).astimezone(),
+                    "" if start is None else f"{start / 1000.0:.3f}",
+                )
+                for t, start in rows
+            ),
+            now,
+        )
 
     def reconfigure(self, config: Config) -> None:
         """A reloaded configuration: new limits and phrases; what happened today stays."""
@@ -131,6 +175,7 @@ class Care:
     ) -> Decision:
         """The policy's decision; a moment that passes quietly is logged (debug) and kept in
         the log's quiet moments."""
+        self._remember_prompts(now)
         scores = self.detector.scores
         state = scores[-1].state if scores else State.UNKNOWN
         decision = self.policy.decide(
@@ -260,6 +305,8 @@ class Care:
             self.store.add_adaptation(at, self.adapter.threshold_shift, "I'm okay")
         elif outcome is Outcome.TIMED_OUT:
             self.policy.timed_out(episode_id)
+        elif outcome is Outcome.FAILED:
+            self.policy.undelivered(now, episode_id)
 
     async def _answered_for_demo(self, prompt: Prompt) -> Outcome:
         """The demo: show the prompt, and with no one there to press a button, answer
@@ -308,9 +355,17 @@ class Care:
                 ln_rmssd_after=after[1],
             )
 
-    def apply_control(self, kind: str, at_epoch_s: float, until_epoch_s: float | None) -> None:
+    def apply_control(
+        self,
+        kind: str,
+        at_epoch_s: float,
+        until_epoch_s: float | None,
+        *,
+        before_start: bool = False,
+    ) -> None:
         """A pause, resume, snooze or threshold reset from the log (written by the CLI or
-        by this daemon), so they hold across restarts."""
+        by this daemon), so they hold across restarts. ``before_start``: read back at start
+        up (a threshold reset older than the restored shift is already in it)."""
         at = datetime.fromtimestamp(at_epoch_s, tz=timezone.utc).astimezone()
         until = (
             None
@@ -323,7 +378,7 @@ class Care:
             self.policy.resumed(at)
         elif kind == "snooze" and until_epoch_s is not None:
             self.policy.snoozed(at, (until_epoch_s - at_epoch_s) / 60.0)
-        elif kind == "threshold_reset":
+        elif kind == "threshold_reset" and (not before_start or at_epoch_s >= self._shift_since):
             self.adapter.reset()
             self.detector.cfg = _with_shift(self.detector, 0.0)
 

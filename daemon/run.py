@@ -288,6 +288,7 @@ class Daemon:
             clock=time.time if self.opts.source == "ble" else lambda: self.pipeline.last_beat_t,
         )
         self._controls_seen = 0
+        self._controls_read = False
         self._apply_controls()
         reader = asyncio.create_task(self._read(self.source))
         block_after = _test_block_loop_after_s()
@@ -399,8 +400,9 @@ class Daemon:
         if self.care is None:
             return
         controls = self.store.controls_since(0.0)
+        at_start, self._controls_read = not self._controls_read, True
         for c in controls[self._controls_seen :]:
-            self.care.apply_control(c.kind, c.t, c.until)
+            self.care.apply_control(c.kind, c.t, c.until, before_start=at_start)
             log.info("control from the log: %s", c.kind)
         self._controls_seen = len(controls)
 

@@ -20,6 +20,7 @@ zone ``now`` carries), so the caller decides what "local" means.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import Enum
@@ -160,6 +161,7 @@ class PromptPolicy:
     offered_episodes: set[str] = field(default_factory=set)
     deferred_since: dict[str, datetime] = field(default_factory=dict)
     _passed: set[tuple[date, str, Reason]] = field(default_factory=set)
+    _offer_before: dict[str, datetime | None] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- helpers
 
@@ -259,12 +261,34 @@ class PromptPolicy:
         """A prompt for ``episode_id`` went out at ``now``."""
         day = self.local_day(now)
         self.offers_by_day[day] = self.offers_by_day.get(day, 0) + 1
-        self.last_offer = now
+        self._offer_before[episode_id] = self.last_offer
+        self.last_offer = now if self.last_offer is None else max(self.last_offer, now)
         self.offered_episodes.add(episode_id)
         self.deferred_since.pop(episode_id, None)
         # Keep only recent days: the cap needs today's count, review reads the log.
         for old in [d for d in self.offers_by_day if (day - d).days > 2]:
             del self.offers_by_day[old]
+
+    def undelivered(self, now: datetime, episode_id: str) -> None:
+        """The prompt for ``episode_id`` offered at ``now`` never reached the screen (no
+        notification server): it counts neither against the daily cap nor for the cooldown,
+        so the next stretch of strain is offered as if it had not been tried. This stretch
+        is not tried again."""
+        day = self.local_day(now)
+        if self.offers_by_day.get(day, 0) > 0:
+            self.offers_by_day[day] -= 1
+        if self.last_offer == now and episode_id in self._offer_before:
+            self.last_offer = self._offer_before.pop(episode_id)
+
+    def remember(self, offers: Iterable[tuple[datetime, str]], now: datetime) -> None:
+        """Prompts that reached the screen before a restart (``(when, episode)``, from the
+        log): the cooldown and the daily cap go on from them, and their stretches are not
+        offered again. Offers later than ``now`` are ignored."""
+        for at, episode_id in offers:
+            if at > now:
+                continue
+            self.offered(at, episode_id)
+            self._offer_before.pop(episode_id, None)
 
     def snoozed(self, now: datetime, minutes: float | None = None) -> None:
         """Hold off prompts for ``minutes`` (default: the configured snooze)."""

@@ -550,3 +550,31 @@ def test_next_possible_agrees_with_decide(
         between = now + (t - now) * f
         if between < t:
             assert not ask(p, between, f"probe{k}").offer
+
+
+def test_an_undelivered_prompt_counts_for_neither_cooldown_nor_cap() -> None:
+    p = PromptPolicy(PolicyConfig(daily_cap=1, quiet_enabled=False))
+    p.offered(at(9), "earlier")
+    p.offered(at(11), "e1")
+    p.undelivered(at(11), "e1")  # no notification server: it never reached the screen
+    assert p.last_offer == at(9)
+    assert p.offers_on(date(2026, 3, 10)) == 1
+    assert ask(p, at(11, 1), "e1").reason is Reason.ALREADY_OFFERED  # not tried again
+    assert ask(p, at(11, 1), "e2").reason is Reason.DAILY_CAP  # the delivered one counts
+    q = PromptPolicy(PolicyConfig(quiet_enabled=False))
+    q.offered(at(11), "e1")
+    q.undelivered(at(11), "e1")
+    assert q.last_offer is None and ask(q, at(11, 1), "e2").offer
+
+
+def test_remembered_prompts_carry_cooldown_cap_and_episodes_across_a_restart() -> None:
+    p = PromptPolicy(PolicyConfig(daily_cap=3, quiet_enabled=False))
+    p.remember([(at(8), "a"), (at(11, 30), "b"), (at(13), "future")], now=at(12))
+    assert p.last_offer == at(11, 30) and p.offers_on(date(2026, 3, 10)) == 2
+    assert ask(p, at(12), "b").reason is Reason.ALREADY_OFFERED
+    assert ask(p, at(12), "c").reason is Reason.COOLDOWN
+    assert ask(p, at(12, 15), "c").offer
+    capped = PromptPolicy(PolicyConfig(daily_cap=2, quiet_enabled=False))
+    capped.remember([(at(8), "a"), (at(9), "b")], now=at(12))
+    assert ask(capped, at(12), "c").reason is Reason.DAILY_CAP
+    assert ask(capped, at(8, day=11), "c").offer
