@@ -102,7 +102,10 @@ class Notifier:
         data = ("\n".join(lines) + "\n").encode("utf-8", "replace")
         try:
             if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Non-blocking: a manager that stops reading must never stall the loop.
+                self._sock = socket.socket(
+                    socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+                )
             self._sock.sendto(data, self._address)
         except OSError as e:
             if not self._warned:

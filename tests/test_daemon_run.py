@@ -436,3 +436,47 @@ def test_an_undelivered_prompt_does_not_hold_back_the_next(tmp_path: Path) -> No
     assert len(ui.prompts) == 1
     _, ui = _sim_run(state, datetime(2026, 11, 24, 14, 30), "break")
     assert len(ui.prompts) == 1  # no cooldown from a prompt no one could see
+
+
+def _inet_inodes() -> set[str]:
+    inodes = set()
+    for table in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6"):
+        try:
+            lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        inodes.update(line.split()[9] for line in lines if len(line.split()) > 9)
+    return inodes
+
+
+def test_the_daemon_opens_no_inet_socket(tmp_path: Path) -> None:
+    """Every socket the running daemon holds, sampled through a whole simulated run with a
+    prompt, is a Unix socket: none is in the kernel's TCP, UDP or raw tables."""
+    sock, path = _notify_socket(tmp_path)  # so the daemon holds a (Unix) socket to see
+    p = subprocess.Popen(
+        [KINDPULSE, "run", "--source", "sim", "--scenario", "stress", "--speed", "300",
+         "--until-end", "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=dict(os.environ, NOTIFY_SOCKET=path),
+    )
+    seen: set[str] = set()
+    deadline = time.monotonic() + 120
+    try:
+        while p.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                for fd in Path(f"/proc/{p.pid}/fd").iterdir():
+                    with contextlib.suppress(OSError):
+                        target = os.readlink(fd)
+                        if target.startswith("socket:["):
+                            seen.add(target[8:-1])
+            assert not seen & _inet_inodes(), "the daemon holds an inet socket"
+            time.sleep(0.05)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=30)
+    sock.close()
+    assert p.returncode == 0
+    assert seen, "no socket of the daemon was seen: the sampling does not work"
+    assert seen & _inet_inodes() == set()
+    assert (tmp_path / "state" / "kindpulse.sqlite3").exists()

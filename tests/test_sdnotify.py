@@ -142,3 +142,24 @@ def test_vanished_socket_does_not_raise(tmp_path: Path, caplog: pytest.LogCaptur
 def test_abstract_name_never_bound_does_not_raise() -> None:
     n = Notifier.from_env({"NOTIFY_SOCKET": f"@kindpulse-absent-{uuid.uuid4().hex}"})
     assert n.ready() is False
+
+
+def test_a_manager_that_stops_reading_never_blocks_the_sender(
+    fs_socket: tuple[str, socket.socket], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nobody reads the socket: once its queue is full, a send fails at once (and is said
+    once) rather than waiting."""
+    path, _sock = fs_socket
+    import threading
+
+    n = Notifier.from_env({"NOTIFY_SOCKET": path})
+    results: list[bool] = []
+    with caplog.at_level("WARNING", logger="kindpulse.daemon.sdnotify"):
+        sender = threading.Thread(
+            target=lambda: results.extend(n.watchdog() for _ in range(5000)), daemon=True
+        )
+        sender.start()
+        sender.join(30)
+    assert not sender.is_alive(), "a send blocked on the full socket"
+    assert results[0] is True and results[-1] is False
+    assert len([r for r in caplog.records if r.name == "kindpulse.daemon.sdnotify"]) == 1
