@@ -52,6 +52,8 @@ STATUS_FILE = "status.json"
 BASELINE_FILE = "baseline.json"
 #: How often (s, wall clock) the status file is rewritten and the service manager told.
 STATUS_EVERY_S = 2.0
+#: SQLite's page cache for the daemon's log connection (benchmarks/README.md, footprint).
+DAEMON_CACHE_KIB = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +208,7 @@ class Daemon:
         self.pipeline = Pipeline(self._detector_config(config), self._load_baseline())
         from kindpulse.daemon.store import Store
 
-        self.store = Store.open(self.state_dir)
+        self.store = Store.open(self.state_dir, cache_kib=DAEMON_CACHE_KIB)
         self._retained_at = -math.inf
         self._baseline_logged_at = -math.inf
         #: A gap in the stream not yet logged: (last beat, when it broke, why).

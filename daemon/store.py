@@ -351,9 +351,12 @@ class Store:
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         flush_every_s: float = FLUSH_EVERY_S,
         max_buffer_s: float = MAX_BUFFER_S,
+        cache_kib: int | None = None,
     ) -> Store:
         """Open (creating, migrating) ``state_dir/kindpulse.sqlite3``; the directory is
-        made 0700 and the database with its ``-wal`` and ``-shm`` files 0600."""
+        made 0700 and the database with its ``-wal`` and ``-shm`` files 0600.
+        ``cache_kib``: SQLite's page cache (default 2 MiB); the daemon, which only appends,
+        keeps it small so its memory stays flat over weeks."""
         state_dir = Path(state_dir)
         try:
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -372,6 +375,8 @@ class Store:
                 if str(mode).lower() != "wal":
                     log.warning("%s: WAL mode not available (%s)", path, mode)
                 db.execute("PRAGMA synchronous = NORMAL")
+                if cache_kib is not None:
+                    db.execute(f"PRAGMA cache_size = -{max(64, int(cache_kib))}")
                 _migrate(db, path)
             except sqlite3.DatabaseError as e:
                 db.close()
