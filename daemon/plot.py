@@ -22,11 +22,9 @@ of the log is.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import itertools
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -36,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kindpulse.config.commands import CannotCreateError
+from kindpulse.daemon.files import write_private_file
 from kindpulse.errors import UnavailableError, UsageError
 
 if TYPE_CHECKING:
@@ -725,22 +723,8 @@ def render_plot(store: Store, period: Period, path: str | Path) -> Path:
             facecolor="white",
             metadata={"Date": None} if fmt == "svg" else {"Software": None},
         )
-    _write_private(path, buf.getvalue())
+    write_private_file(path, [buf.getvalue()])
     return path
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise CannotCreateError(f"{path}: cannot be written ({e.strerror})") from None
 
 
 def cmd_plot(args: argparse.Namespace, period: Period, state_dir: Path) -> int:

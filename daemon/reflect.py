@@ -340,7 +340,7 @@ class ReflectionInviter:
             return None
 
     def _save(self) -> None:
-        from kindpulse.daemon.run import write_private
+        from kindpulse.daemon.files import write_private
 
         day = self.last_invited.isoformat() if self.last_invited else None
         try:

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import contextlib
 import csv
 import io
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -35,6 +33,7 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any, TextIO
 
+from kindpulse.daemon.files import write_private_file
 from kindpulse.daemon.store import Store, StoredEpisode, StoreError, WindowRow
 from kindpulse.errors import UsageError
 
@@ -113,13 +112,8 @@ def _output(path: str | None) -> tuple[TextIO, Path | None]:
 def _finish_output(buf: TextIO, path: Path | None) -> None:
     if path is None:
         return
-    from kindpulse.daemon.run import write_private
-
     assert isinstance(buf, io.StringIO)
-    try:
-        write_private(path, buf.getvalue())
-    except OSError as e:
-        raise StoreError(f"{path}: cannot be written ({e.strerror})") from None
+    write_private_file(path, [buf.getvalue().encode("utf-8")])
 
 
 # -- import ------------------------------------------------------------------------------
@@ -926,28 +920,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _write_out(path: str | None, pieces: Iterable[bytes]) -> None:
-    """To standard output, or to ``path`` created readable by its owner alone (0600) and
-    put in place only once complete."""
-    if path in (None, "-"):
-        sys.stdout.flush()
-        out = sys.stdout.buffer
-        for p in pieces:
-            out.write(p)
-        out.flush()
+    """To standard output, or to ``path`` (0600, in place only once complete)."""
+    if path not in (None, "-"):
+        write_private_file(str(path), pieces)
         return
-    target = Path(str(path))
-    tmp = target.with_name(target.name + ".tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            for p in pieces:
-                f.write(p)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise StoreError(f"{target}: cannot be written ({e.strerror})") from None
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    for p in pieces:
+        out.write(p)
+    out.flush()
 
 
 #: The other tables ``export`` writes: their columns (in CSV and JSON) and the query.

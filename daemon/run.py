@@ -38,6 +38,7 @@ from typing import Any
 
 from kindpulse.config.schema import Config
 from kindpulse.daemon.care import Care
+from kindpulse.daemon.files import write_private
 from kindpulse.daemon.notifier import Notifier, default_notifier
 from kindpulse.daemon.reflect import ReflectionInviter
 from kindpulse.detector import BaselineTracker, Detector, DetectorConfig, Episode, WindowInput
@@ -78,16 +79,6 @@ def private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path, 0o700)
     return path
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, readable by its owner alone (0600)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 def make_source(opts: RunOptions, config: Config) -> BeatSource:

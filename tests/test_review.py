@@ -331,6 +331,8 @@ def test_export_windows_prompts_and_breaks(
     assert none.splitlines()[1:] == []
     p = kp("export", "--what", "windows", "--format", "kubios", "--state-dir", state)
     assert p.returncode == 64 and p.stderr.count("\n") == 1 and "kubios" in p.stderr
+    p = kp("export", "--out", str(tmp_path / "no-such-dir" / "x.csv"), "--state-dir", state)
+    assert p.returncode == 73 and p.stderr.count("\n") == 1 and "cannot be written" in p.stderr
 
 
 def test_exported_beats_are_each_beat_formatted_as_record_formats_it(tmp_path: Path) -> None:
