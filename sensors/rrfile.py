@@ -115,21 +115,10 @@ def parse_rr_bytes(raw: bytes, name: str) -> Recording:
             f"{name}:{line}: not UTF-8 text (byte {e.start}), expected RR intervals as text"
         ) from None
     head = _first_data_lines(text, 3)
-    if not head:
-        what = "the file is empty" if not text.strip() else "only comments and blank lines"
-        raise InputDataError(f"{name}: no RR intervals found ({what})")
-    first_no, first = head[0]
-    delim = next((d for d in _DELIMS if d in first), None)
-    fields = _split(first, delim)
-    header: list[str] | None = None
-    if not all(_is_number(f) for f in fields) and not _looks_like_data_row(fields):
-        header = fields
-        head = head[1:]
-        if not head:
-            raise InputDataError(f"{name}: no RR intervals found (only a header line)")
-    rr_col, t_col, unit_hint = _columns(header, head, delim, name)
+    layout = _layout_of(head, bool(text.strip()), name)
+    delim, rr_col, t_col, unit_hint = layout.delim, layout.rr_col, layout.t_col, layout.unit_hint
     if t_col is None:
-        fast = _fast_column(text, delim, rr_col, first_no if header is not None else 0)
+        fast = _fast_column(text, delim, rr_col, head[0][0] if layout.header else 0)
         if fast is not None:
             unit = unit_hint or _guess_unit(fast)
             rr_ms = fast * 1000.0 if unit == "s" else fast
@@ -140,9 +129,27 @@ def parse_rr_bytes(raw: bytes, name: str) -> Recording:
     data = [
         (i + 1, ln) for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")
     ]
-    if header is not None:
+    if layout.header:
         data = data[1:]
     return _read_columns(data, delim, rr_col, t_col, unit_hint, name)
+
+
+def _layout_of(head: list[tuple[int, str]], any_text: bool, name: str) -> _Layout:
+    """The delimiter, header, RR and timestamp columns and a unit from the header, found
+    from the first data lines ``head`` (line number, text) of a file."""
+    if not head:
+        what = "the file is empty" if not any_text else "only comments and blank lines"
+        raise InputDataError(f"{name}: no RR intervals found ({what})")
+    delim = next((d for d in _DELIMS if d in head[0][1]), None)
+    fields = _split(head[0][1], delim)
+    header: list[str] | None = None
+    if not all(_is_number(f) for f in fields) and not _looks_like_data_row(fields):
+        header = fields
+        head = head[1:]
+        if not head:
+            raise InputDataError(f"{name}: no RR intervals found (only a header line)")
+    rr_col, t_col, unit_hint = _columns(header, head, delim, name)
+    return _Layout(delim, rr_col, t_col, unit_hint, header is not None)
 
 
 def _first_data_lines(text: str, count: int) -> list[tuple[int, str]]:
@@ -448,20 +455,7 @@ class RRStream:
             head = _first_data_lines(text, 3)
             if len(head) == 3:
                 break
-        name = self.name
-        if not head:
-            what = "the file is empty" if not any_text else "only comments and blank lines"
-            raise InputDataError(f"{name}: no RR intervals found ({what})")
-        delim = next((d for d in _DELIMS if d in head[0][1]), None)
-        fields = _split(head[0][1], delim)
-        header: list[str] | None = None
-        if not all(_is_number(f) for f in fields) and not _looks_like_data_row(fields):
-            header = fields
-            head = head[1:]
-            if not head:
-                raise InputDataError(f"{name}: no RR intervals found (only a header line)")
-        rr_col, t_col, unit_hint = _columns(header, head, delim, name)
-        return _Layout(delim, rr_col, t_col, unit_hint, header is not None)
+        return _layout_of(head, any_text, self.name)
 
     def chunks(self) -> Iterator[tuple[F64, F64 | None]]:
         """``(rr_ms, t_ms)`` a block at a time: concatenated, the ``rr_ms`` and ``t_ms`` of
