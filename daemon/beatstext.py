@@ -49,7 +49,8 @@ def _printed(units: I64, per: int, decimals: int) -> I64:
             [int(f"{u / per:.{decimals}f}".replace(".", "")) for u in values.tolist()], np.int64
         )
         up[tie] = printed[inverse] > (units[tie] * scale) // per
-    return q + up
+    out: I64 = q + up
+    return out
 
 
 def _digits(v: I64, width: int, pad: bool) -> U8:
@@ -90,7 +91,7 @@ def _strings(texts: Sequence[str]) -> U8:
 def _join(columns: Sequence[U8]) -> bytes:
     m = np.hstack(columns)
     flat = m.ravel()
-    return flat[flat != 0].tobytes()
+    return bytes(flat[flat != 0].tobytes())
 
 
 def _const(text: str, n: int) -> U8:

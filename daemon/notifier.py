@@ -244,7 +244,7 @@ class DesktopNotifier:
         if self._failing:
             log.info("desktop notifications work again")
         self._failing = False
-        return identifier
+        return str(identifier)
 
     async def prompt(self, prompt: Prompt) -> Outcome:
         from desktop_notifier import Button

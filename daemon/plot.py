@@ -118,7 +118,7 @@ def _x(t: float) -> float:
     """Epoch seconds as a matplotlib date number of local clock time."""
     from matplotlib.dates import date2num
 
-    return float(date2num(_local(t)))
+    return float(date2num(_local(t)))  # type: ignore[no-untyped-call]
 
 
 def _at(d: date, hour: int = 0) -> float:
@@ -430,11 +430,11 @@ def _day_figure(mpl: Any, store: Store, period: Period) -> Figure:
     ax_ln.set_xlim(x0, x1)
     span_h = (hi - lo) / 3600.0
     ax_ln.xaxis.set_major_locator(
-        HourLocator(interval=1 if span_h <= 14 else 2)
+        HourLocator(interval=1 if span_h <= 14 else 2)  # type: ignore[no-untyped-call]
         if span_h > 3
-        else MinuteLocator(byminute=(0, 15, 30, 45))
+        else MinuteLocator(byminute=(0, 15, 30, 45))  # type: ignore[no-untyped-call]
     )
-    ax_ln.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+    ax_ln.xaxis.set_major_formatter(DateFormatter("%H:%M"))  # type: ignore[no-untyped-call]
     ax_hr.tick_params(labelbottom=False)
     ax_ln.set_xlabel("local time", color=C_TEXT)
 

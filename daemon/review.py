@@ -280,6 +280,9 @@ QUIET_REASONS: dict[str, str] = {
     "ended": "because the stretch ended before the screen was free",
 }
 
+#: What is kept of each break's before and after (heart rate in bpm, ln RMSSD).
+BREAK_MEASURES = ("hr_before", "hr_after", "ln_rmssd_before", "ln_rmssd_after")
+
 #: Prompt outcomes as stored (daemon/notifier.py ``Outcome``).
 OUTCOMES = ("break", "snooze", "okay", "dismissed", "timed_out", "failed")
 
@@ -446,8 +449,7 @@ def build_review(store: Store, period: Period) -> dict[str, Any]:
             {
                 "start": iso(k["start"]),
                 "end": iso(k["end"]),
-                **{f: _finite(k[f]) for f in ("hr_before", "hr_after")},
-                **{f: _finite(k[f]) for f in ("ln_rmssd_before", "ln_rmssd_after")},
+                **{f: _finite(k[f]) for f in BREAK_MEASURES},
             }
             for k in in_period
         ],
