@@ -1145,6 +1145,17 @@ def _chunks(
         yield rr[a:b].copy(), t[a:b] + offset_ms
 
 
+def _give_back_memory() -> None:
+    """Hand the heap a simulated day used and freed back to the system (glibc's
+    ``malloc_trim``): making a day takes tens of MB for a moment, and a long-running daemon
+    on the simulator should not keep them. Without glibc, nothing."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
 def endless_day(
     seed: int, scenario: Scenario | None = None, chunk_s: float = 60.0
 ) -> Iterator[tuple[F64, F64]]:
@@ -1164,6 +1175,7 @@ def endless_day(
             seed if day == 0 else int(np.random.SeedSequence([seed, day]).generate_state(1)[0])
         )
         res = simulate(sc, day_seed)
+        _give_back_memory()
         yield from _chunks(res.rr_ms, res.t_ms, sc.duration_s, chunk_s, offset_ms)
         if res.t_ms.size:
             offset_ms += float(res.t_ms[-1])
