@@ -692,7 +692,7 @@ def _heatmap_lines(doc: dict[str, Any]) -> list[str]:
             else:
                 k = 1 if w >= 1.0 else 0
             cells.append(_SHADES[k] * 2)
-        lines.append(f"  {name:<5}" + "".join(cells))
+        lines.append((f"  {name:<5}" + "".join(cells)).rstrip())
     lines.append(
         "  · worn   ░ strain in under a tenth of the time worn   ▒ under a quarter"
         "   ▓ under half   █ half or more"

@@ -202,6 +202,7 @@ class Daemon:
         self.store = Store.open(self.state_dir, cache_kib=DAEMON_CACHE_KIB)
         self._retained_at = -math.inf
         self._baseline_logged_at = -math.inf
+        self._baseline_ready = False
         #: A gap in the stream not yet logged: (last beat, when it broke, why).
         self._gap: tuple[float, float, str] | None = None
         #: What the log last heard of the device: (connected, battery %).
@@ -364,9 +365,11 @@ class Daemon:
                     artifact_pct=_num(row["artifact_pct"]),
                 )
             )
-            if t - self._baseline_logged_at >= 3600.0:  # the baseline's trend, hourly
-                self.store.add_baseline(t, p.detector.baseline.current())
-                self._baseline_logged_at = t
+            # The baseline's trend: hourly, and as soon as it is first learnt.
+            base = p.detector.baseline.current()
+            if t - self._baseline_logged_at >= 3600.0 or base.ready != self._baseline_ready:
+                self.store.add_baseline(t, base)
+                self._baseline_logged_at, self._baseline_ready = t, base.ready
             if t - self._retained_at >= 86400.0:  # once a day of source time
                 st = self.config.storage
                 self.store.apply_retention(t, st.beats_days, st.windows_days)

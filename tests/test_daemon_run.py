@@ -377,10 +377,11 @@ def test_the_log_gets_gaps_their_true_length_baselines_hourly_and_device_events(
     for (a, b, reason), (at_min, secs) in zip(gaps, [(70, 45), (160, 20)], strict=True):
         assert (b - a) / 1000 == pytest.approx(secs, abs=2.5), (a, b, reason)
         assert a / 1000 == pytest.approx(start + 60 * at_min, abs=3.0)
-    # The baseline over time: a row an hour of source time, ready once learnt.
+    # The baseline over time: a row an hour of source time, and one as soon as it is learnt.
     rows = db.execute("SELECT t_ms, ready, hr_bpm FROM baselines ORDER BY t_ms").fetchall()
-    assert 2 <= len(rows) <= 4 and rows[-1][1] == 1 and 40 < rows[-1][2] < 100
-    assert all(b[0] - a[0] >= 3_600_000 for a, b in itertools.pairwise(rows))
+    assert 3 <= len(rows) <= 5 and rows[-1][1] == 1 and 40 < rows[-1][2] < 100
+    assert [r[1] for r in rows] == sorted(r[1] for r in rows)  # learnt once, then kept
+    assert all(b[0] - a[0] >= 3_600_000 for a, b in itertools.pairwise(rows) if a[1] == b[1])
     events = [k for (k,) in db.execute("SELECT kind FROM device_events ORDER BY t_ms")]
     assert events[0] == "connected"
     db.close()
