@@ -312,18 +312,35 @@ class ReflectionInviter:
         if reason is not self._last_reason:
             log.debug("evening reflection: %s", reason.value)
             self._last_reason = reason
-        if reason is not InviteReason.INVITE:
+        if reason is not InviteReason.INVITE or self.tasks:
             return False
+        task = asyncio.get_running_loop().create_task(self._send(day, p.timeout_s))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return True
+
+    async def _send(self, day: date, timeout_s: float) -> None:
+        """Send the invitation, unless the desktop is busy (screen locked, notifications
+        paused): then it waits, and a later tick within the evening's window asks again."""
+        from kindpulse.daemon.notifier import BusyProbe
+
+        if isinstance(self.notifier, BusyProbe):
+            try:
+                busy = await self.notifier.busy()
+            except Exception as e:  # a probe that fails cannot tell: invite as usual
+                log.debug("busy probe failed: %s", e)
+                busy = None
+            if busy is True:
+                why = getattr(self.notifier, "busy_reason", None) or "desktop busy"
+                if self._last_reason is not InviteReason.HELD:
+                    log.info("evening reflection waits (%s)", why)
+                self._last_reason = InviteReason.HELD
+                return
         self.last_invited = day
         self._save()
         self.invitations += 1
         log.info("evening reflection offered (the evening of %s)", day.isoformat())
-        task = asyncio.get_running_loop().create_task(
-            self.notifier.show(INVITATION_TITLE, INVITATION_BODY, timeout_s=p.timeout_s)
-        )
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return True
+        await self.notifier.show(INVITATION_TITLE, INVITATION_BODY, timeout_s=timeout_s)
 
     def _reflected_on(self, day: date, now_epoch_s: float) -> bool:
         start = datetime.combine(day, dtime(0)).astimezone().timestamp()

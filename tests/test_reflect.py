@@ -307,3 +307,33 @@ def test_the_daemon_process_logs_the_invitation_once(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert p.stderr.count("evening reflection offered (the evening of 2026-11-24)") == 1
     assert "Traceback" not in p.stderr
+
+
+def test_the_invitation_waits_while_the_screen_is_locked(tmp_path: Path) -> None:
+    day = date(2026, 11, 24)
+    base = default_config()
+    on = dataclasses.replace(
+        base, prompts=dataclasses.replace(base.prompts, evening_reflection=True)
+    )
+    now = [_local(day, 18, 0)]
+
+    async def scenario() -> tuple[list[int], RecordingNotifier]:
+        notifier = RecordingNotifier(busy_state=True)
+        with Store.open(tmp_path) as store:
+            inv = ReflectionInviter(
+                on, store=store, notifier=notifier, policy=PromptPolicy(PolicyConfig()),
+                clock=lambda: now[0],
+            )
+            shown = []
+            for hh, mm, busy in ((18, 0, True), (18, 20, True), (18, 40, False), (19, 0, False)):
+                now[0] = _local(day, hh, mm)
+                notifier.busy_state = busy
+                inv.tick()
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                shown.append(len(notifier.shown))
+            return shown, notifier
+
+    shown, notifier = asyncio.run(scenario())
+    assert shown == [0, 0, 1, 1]  # deferred while locked, then once, not again
+    assert notifier.busy_checks >= 3
