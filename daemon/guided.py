@@ -117,7 +117,9 @@ class TerminalBreak:
         """(time s, order, kind, title, body), in order; kind is step, in, out or thanks."""
         ev: list[tuple[float, int, str, str, str]] = []
         for offset, title, body in self.steps[:-1]:
-            ev.append((offset, 0, "step", title, body))
+            # Each step begins with a breath, never in the middle of one.
+            at = min(math.ceil(offset / self.pace_s - 1e-9) * self.pace_s, self.total_s)
+            ev.append((at, 0, "step", title, body))
         if not self.animate:
             breaths = round(self.total_s / self.pace_s)
             for k in range(breaths):

@@ -285,3 +285,14 @@ def test_breaks_on_one_day_do_not_repeat_their_words() -> None:
     chosen = [variant_for_today(now, k, len(VARIANTS)) for k in range(len(VARIANTS))]
     assert sorted(chosen) == list(range(len(VARIANTS)))
     assert variant_for_today(now, len(VARIANTS), len(VARIANTS)) == chosen[0]
+
+
+@pytest.mark.parametrize("pace", [4.0, 7.5, 10.0, 20.0])
+def test_every_step_begins_with_a_breath(pace: float) -> None:
+    for variant in range(len(VARIANTS)):
+        brk = TerminalBreak(guided_steps(variant), io.StringIO(), pace_s=pace)
+        events = brk.events()
+        steps = [t for t, _o, kind, _a, _b in events if kind in ("step", "thanks")]
+        assert len(steps) == len(guided_steps(variant))
+        assert all(abs(t / pace - round(t / pace)) < 1e-9 for t in steps), steps
+        assert steps == sorted(steps) and steps[-1] == brk.total_s
