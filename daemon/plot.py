@@ -306,24 +306,12 @@ def _day_figure(mpl: Any, store: Store, period: Period) -> Figure:
     lx, ly = series("ln_rmssd")
     te = np.array([w.end_epoch_s for w in good])
     if usual is not None:
-        ax_hr.axhspan(
-            usual.hr - usual.hr_spread,
-            usual.hr + usual.hr_spread,
-            color=C_USUAL,
-            alpha=0.45,
-            lw=0,
-            zorder=1,
-        )
-        ax_hr.axhline(usual.hr, color=C_USUAL, lw=1.2, zorder=1)
-        ax_ln.axhspan(
-            usual.ln - usual.ln_spread,
-            usual.ln + usual.ln_spread,
-            color=C_USUAL,
-            alpha=0.45,
-            lw=0,
-            zorder=1,
-        )
-        ax_ln.axhline(usual.ln, color=C_USUAL, lw=1.2, zorder=1)
+        for ax, centre, spread in (
+            (ax_hr, usual.hr, usual.hr_spread),
+            (ax_ln, usual.ln, usual.ln_spread),
+        ):
+            ax.axhspan(centre - spread, centre + spread, color=C_USUAL, alpha=0.45, lw=0, zorder=1)
+            ax.axhline(centre, color=C_USUAL, lw=1.2, zorder=1)
     for ax, xs, ys, attr, colour, gid in (
         (ax_hr, hx, hy, "mean_hr", C_HR, "heart-rate-average"),
         (ax_ln, lx, ly, "ln_rmssd", C_LN, "ln-rmssd-average"),
