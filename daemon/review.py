@@ -7,9 +7,11 @@ manage the private log (:mod:`kindpulse.daemon.store`).
   stamps keeps them, any other starts at ``--start`` (default: now). Beats already in the
   log (within 1 ms) are skipped, so importing a file twice changes nothing.
 * ``review`` describes a day, a week or any period: time worn, stretches of sustained
-  strain and the breaks taken. It describes and never grades: no scores, no verdicts.
+  strain, breaks offered and taken with the minutes around them, moments that passed
+  quietly, when strain came (hour by weekday), the baseline's trend, data quality and
+  reflections. It describes and never grades: no scores, no verdicts.
 * ``export`` writes beats (``timestamp,rr_ms`` as ``kindpulse record`` does, JSON, or a
-  Kubios-readable text) or episodes (CSV, JSON).
+  Kubios-readable text), minute windows, episodes, prompts or breaks (CSV, JSON).
 * ``forget`` deletes for real (rows, then VACUUM).
 
 Times in JSON and CSV are ISO 8601 with the local UTC offset; days are local days, and an
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dtime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from kindpulse.daemon.files import write_private_file
 from kindpulse.daemon.store import Store, StoredEpisode, StoreError, WindowRow
@@ -101,19 +103,6 @@ def _parse_instant(text: str, flag: str, end_of_day: bool = False) -> float:
 def _hm(seconds: float) -> str:
     m = round(seconds / 60.0)
     return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min"
-
-
-def _output(path: str | None) -> tuple[TextIO, Path | None]:
-    if path in (None, "-"):
-        return sys.stdout, None
-    return io.StringIO(), Path(path)
-
-
-def _finish_output(buf: TextIO, path: Path | None) -> None:
-    if path is None:
-        return
-    assert isinstance(buf, io.StringIO)
-    write_private_file(path, [buf.getvalue().encode("utf-8")])
 
 
 # -- import ------------------------------------------------------------------------------
@@ -1051,8 +1040,9 @@ def add_store_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     r = subparsers.add_parser(
         "review",
         help="look back at a day, a week or a period",
-        description="Time worn, stretches of sustained strain and breaks taken, per local "
-        "day. Default: the last 7 days.",
+        description="Time worn, stretches of sustained strain, breaks offered and taken, "
+        "moments that passed quietly, when strain came, the baseline's trend and data "
+        "quality, per local day. Default: the last 7 days.",
     )
     g = r.add_mutually_exclusive_group()
     g.add_argument("--day", metavar="DATE", help="one day (2026-01-05, today, yesterday)")

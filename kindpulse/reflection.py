@@ -30,7 +30,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from enum import Enum
 
-__all__ = ["WINDOW", "InviteReason", "decide_invitation", "reflection_day", "should_invite"]
+__all__ = ["WINDOW", "InviteReason", "decide_invitation", "reflection_day"]
 
 #: How long after ``reflection_time`` the invitation may still go out.
 WINDOW = timedelta(hours=2)
@@ -103,30 +103,3 @@ def decide_invitation(
     if held:
         return InviteReason.HELD
     return InviteReason.INVITE
-
-
-def should_invite(
-    now: datetime,
-    *,
-    enabled: bool,
-    reflection_time: time,
-    last_invited: date | None,
-    in_quiet_hours: Callable[[time], bool],
-    held: bool,
-    reflected_today: bool = False,
-    window: timedelta = WINDOW,
-) -> bool:
-    """:func:`decide_invitation` as a yes or no."""
-    return (
-        decide_invitation(
-            now,
-            enabled=enabled,
-            reflection_time=reflection_time,
-            last_invited=last_invited,
-            in_quiet_hours=in_quiet_hours,
-            held=held,
-            reflected_today=reflected_today,
-            window=window,
-        )
-        is InviteReason.INVITE
-    )

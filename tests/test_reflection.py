@@ -12,7 +12,6 @@ from kindpulse.reflection import (
     InviteReason,
     decide_invitation,
     reflection_day,
-    should_invite,
 )
 
 CET = timezone(timedelta(hours=1))
@@ -68,7 +67,6 @@ def test_the_table(
         reflected_today=done,
     )
     assert decide_invitation(now, enabled=True, **kwargs) is expected  # type: ignore[arg-type]
-    assert should_invite(now, enabled=True, **kwargs) is (expected is InviteReason.INVITE)  # type: ignore[arg-type]
     # Off (the default) is off at every one of these moments.
     assert decide_invitation(now, enabled=False, **kwargs) is InviteReason.OFF  # type: ignore[arg-type]
 
@@ -79,14 +77,14 @@ def test_an_evening_minute_by_minute_invites_exactly_once() -> None:
     sent: list[datetime] = []
     now = at(0, 0)
     while now < at(0, 0, DAY + timedelta(days=2)):
-        if should_invite(
+        if decide_invitation(
             now,
             enabled=True,
             reflection_time=time(18, 0),
             last_invited=last,
             in_quiet_hours=QUIET,
             held=at(18, 0) <= now < at(18, 20),  # paused for the first twenty minutes
-        ):
+        ) is InviteReason.INVITE:
             sent.append(now)
             last = reflection_day(now, time(18, 0))
         now += timedelta(minutes=1)
@@ -113,7 +111,7 @@ def test_the_window_and_the_reflection_day() -> None:
 
 def test_a_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        should_invite(
+        decide_invitation(
             datetime(2026, 11, 24, 18, 0),
             enabled=True,
             reflection_time=time(18, 0),
