@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from kindpulse.detector import (
     BaselineTracker,
     Detector,
@@ -19,6 +21,7 @@ from kindpulse.detector import (
     WindowScore,
 )
 from kindpulse.hrv import Series, metrics_for_windows, window_ends
+from kindpulse.motion import MotionTrack
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +78,26 @@ def _clean(value: Any) -> Any:
 
 
 def detect(
-    series: Series, config: DetectorConfig, baseline: BaselineTracker | None = None
+    series: Series,
+    config: DetectorConfig,
+    baseline: BaselineTracker | None = None,
+    motion: MotionTrack | None = None,
 ) -> Detection:
     """Score a prepared series in windows of ``config.window_s`` stepped ``config.step_s``
-    and run the detector over them; an episode open at the end ends at the last beat."""
+    and run the detector over them; an episode open at the end ends at the last beat.
+
+    ``motion``: per-second movement on the series' own time axis (seconds, the same origin
+    as ``series.t_ms / 1000``), when an accelerometer recording goes with the beats."""
     det = Detector(config, baseline)
     if series.t_ms.size:
         ends = window_ends(float(series.t_ms[-1]), config.window_s, config.step_s)
         table = metrics_for_windows(series, ends, config.window_s, spectrum=False)
-        for row in table.rows():
-            det.step(WindowInput.from_row(row))
+        moving = (
+            motion.window_movement(ends, config.window_s)
+            if motion is not None
+            else np.full(ends.size, np.nan)
+        )
+        for row, mg in zip(table.rows(), moving.tolist(), strict=True):
+            det.step(WindowInput.from_row(row, movement_mg=None if math.isnan(mg) else mg))
         det.finish(float(series.t_ms[-1]) / 1000.0)
     return Detection(config, tuple(det.episodes), tuple(det.scores), det.baseline)

@@ -358,9 +358,20 @@ class WindowInput:
     ln_rmssd: float | None
     artifact_pct: float | None
     contact: bool = True
+    #: Context (DESIGN: context contract), ``None`` when unknown: the window's movement in
+    #: mg from the strap's accelerometer (:mod:`kindpulse.motion`), and the seconds since the
+    #: last keyboard or mouse input at the window's end.
+    movement_mg: float | None = None
+    input_idle_s: float | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, float | int | None], contact: bool = True) -> WindowInput:
+    def from_row(
+        cls,
+        row: Mapping[str, float | int | None],
+        contact: bool = True,
+        movement_mg: float | None = None,
+        input_idle_s: float | None = None,
+    ) -> WindowInput:
         """From a row of :meth:`kindpulse.hrv.WindowTable.rows`."""
 
         def num(key: str) -> float | None:
@@ -375,6 +386,8 @@ class WindowInput:
             ln_rmssd=num("ln_rmssd"),
             artifact_pct=num("artifact_pct"),
             contact=contact,
+            movement_mg=movement_mg,
+            input_idle_s=input_idle_s,
         )
 
 

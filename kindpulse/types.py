@@ -29,3 +29,15 @@ class Gap:
 
     t: float
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One second of movement from the strap's accelerometer (:mod:`kindpulse.motion`).
+
+    ``t`` is the end of that second on the source's clock (the same clock as
+    :attr:`Beat.t`); ``mg`` the RMS of the dynamic acceleration over it, in milli-g.
+    """
+
+    t: float
+    mg: float
