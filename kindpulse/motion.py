@@ -54,9 +54,7 @@ def movement_per_second(
     ``k + 1`` and its movement (RMS of the dynamic acceleration's length, mg), in time order.
     """
     t = np.asarray(t_s, dtype=np.float64)
-    xyz = np.stack(
-        [np.asarray(a, dtype=np.float64) for a in (x_mg, y_mg, z_mg)], axis=1
-    )
+    xyz = np.stack([np.asarray(a, dtype=np.float64) for a in (x_mg, y_mg, z_mg)], axis=1)
     if t.size == 0:
         return np.empty(0), np.empty(0)
     if t.ndim != 1 or xyz.shape[0] != t.size:
@@ -130,7 +128,7 @@ class MotionBuffer:
         return (self._t[-1], self._mg[-1]) if self._t else None
 
     def window_movement(self, end_s: float, window_s: float) -> float | None:
-        vals = [m for t, m in zip(self._t, self._mg) if end_s - window_s < t <= end_s]
+        vals = [m for t, m in zip(self._t, self._mg, strict=True) if end_s - window_s < t <= end_s]
         if len(vals) < max(1.0, MIN_WINDOW_COVERAGE * window_s):
             return None
         return float(np.median(vals))
