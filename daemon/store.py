@@ -13,7 +13,8 @@ What it holds (times are integer milliseconds since the Unix epoch, ``*_ms``):
   (within :data:`DEDUP_MS`) is never stored twice: new beats are merged into their
   minute's block and those already there are skipped, so importing a file twice, or a
   live source repeating itself, changes nothing.
-* ``gaps``, ``windows`` (one metrics row per minute with its state), ``baselines``
+* ``gaps``, ``windows`` (one metrics row per minute with its state and, where the strap
+  has an accelerometer, its movement in mg), ``baselines``
   (snapshots), ``episodes``, ``prompts``, ``breaks``, ``device_events``, ``controls``
   (pause, resume, snooze, threshold reset: the CLI writes them, the daemon reads them —
   control through the log), ``adaptations`` and ``reflections``.
@@ -226,8 +227,37 @@ CREATE TRIGGER window_totals_update_new AFTER UPDATE ON windows
     WHEN {_COUNTS.format(r="NEW")} BEGIN {_ADD} END;
 """
 
+#: Version 4: each minute's movement from the strap's accelerometer (mg, the median of the
+#: minute's seconds, :mod:`kindpulse.motion`); NULL where it was not known (a strap without
+#: an accelerometer, a log written before, an import without motion).
+_V4 = """
+ALTER TABLE windows ADD COLUMN movement_mg REAL;
+"""
+
 #: Schema steps; step k (1-based) brings ``user_version`` from k-1 to k.
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+
+#: A minute counts as "moving" when its movement is at least this (mg) and the detector's
+#: configuration names no threshold of its own (``DetectorConfig.moving_mg``): above
+#: talking with gestures (5-20 mg), below the slowest walk (about 100 mg) and cycling's
+#: rocking torso (30-120 mg) (:mod:`kindpulse.motion`).
+DEFAULT_MOVING_MG = 20.0
+
+
+def moving_threshold_mg(detector_config: Any = None) -> float:
+    """The movement (mg) at or above which a minute counts as moving: the detector's
+    ``moving_mg`` when its configuration has one, else :data:`DEFAULT_MOVING_MG`."""
+    if detector_config is None:
+        from kindpulse.detector import DetectorConfig
+
+        detector_config = DetectorConfig()
+    value = getattr(detector_config, "moving_mg", None)
+    try:
+        mg = float(value) if value is not None else DEFAULT_MOVING_MG
+    except (TypeError, ValueError):
+        return DEFAULT_MOVING_MG
+    return mg if math.isfinite(mg) and mg > 0 else DEFAULT_MOVING_MG
+
 
 #: Tables and the column holding each row's time (ms), for ``forget``.
 _TIMED: tuple[tuple[str, str], ...] = (
@@ -264,6 +294,8 @@ class WindowRow:
     rmssd: float | None = None
     sdnn: float | None = None
     artifact_pct: float | None = None
+    #: The minute's movement from the strap's accelerometer (mg), None when not known.
+    movement_mg: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,10 +484,11 @@ class Store:
         """One minute's metrics and state (replaces a row with the same end)."""
         self._queue(
             "INSERT INTO windows (t_ms, state, n_beats, mean_hr, ln_rmssd, rmssd, sdnn,"
-            " artifact_pct) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (t_ms) DO UPDATE SET"
+            " artifact_pct, movement_mg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (t_ms) DO UPDATE SET"
             " state = excluded.state, n_beats = excluded.n_beats, mean_hr = excluded.mean_hr,"
             " ln_rmssd = excluded.ln_rmssd, rmssd = excluded.rmssd, sdnn = excluded.sdnn,"
-            " artifact_pct = excluded.artifact_pct",
+            " artifact_pct = excluded.artifact_pct, movement_mg = excluded.movement_mg",
             (
                 _ms(w.end_epoch_s),
                 w.state,
@@ -465,6 +498,7 @@ class Store:
                 _num(w.rmssd),
                 _num(w.sdnn),
                 _num(w.artifact_pct),
+                _num(w.movement_mg),
             ),
         )
 
@@ -886,11 +920,22 @@ class Store:
 
     def windows_between(self, t0_epoch_s: float, t1_epoch_s: float) -> list[WindowRow]:
         rows = self._db.execute(
-            "SELECT t_ms, state, n_beats, mean_hr, ln_rmssd, rmssd, sdnn, artifact_pct"
-            " FROM windows WHERE t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+            "SELECT t_ms, state, n_beats, mean_hr, ln_rmssd, rmssd, sdnn, artifact_pct,"
+            " movement_mg FROM windows WHERE t_ms >= ? AND t_ms < ? ORDER BY t_ms",
             (_ms(t0_epoch_s), _ms(t1_epoch_s)),
         )
         return [WindowRow(r[0] / 1000.0, *r[1:]) for r in rows]
+
+    def movement_between(self, t0_epoch_s: float, t1_epoch_s: float) -> tuple[F64, F64]:
+        """The minute windows ending in ``(t0, t1]`` whose movement is known: (their ends in
+        epoch seconds, movement in mg), in time order."""
+        rows = self._db.execute(
+            "SELECT t_ms, movement_mg FROM windows WHERE t_ms > ? AND t_ms <= ?"
+            " AND movement_mg IS NOT NULL ORDER BY t_ms",
+            (_ms(t0_epoch_s), _ms(t1_epoch_s)),
+        ).fetchall()
+        m = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+        return m[:, 0] / 1000.0, m[:, 1]
 
     def controls_since(self, t_epoch_s: float) -> list[Control]:
         """Controls written at or after ``t`` (epoch s), oldest first."""

@@ -437,3 +437,49 @@ def test_time_worn_between_any_edges_is_the_rr_of_the_beats_between_them(tmp_pat
         ]
         np.testing.assert_allclose(got, want, atol=1e-6)
     store.close()
+
+
+def test_a_version_3_log_gains_movement_and_keeps_its_minutes_readable(tmp_path: Path) -> None:
+    """Movement came with log version 4: an older log's minutes read back with no movement
+    (not known, never 0), and new minutes keep theirs, also when a minute is replaced."""
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    for k in range(3):
+        db.executescript(f"BEGIN;\n{MIGRATIONS[k]}\nPRAGMA user_version = {k + 1};\nCOMMIT;")
+    db.execute(
+        "INSERT INTO windows (t_ms, state, n_beats, mean_hr, ln_rmssd) VALUES (?, ?, ?, ?, ?)",
+        (round((T0 + 60) * 1000), "calm", 60, 61.0, 3.7),
+    )
+    db.commit()
+    db.close()
+    store = Store.open(tmp_path)
+    assert store.schema_version == len(MIGRATIONS) >= 4
+    (old,) = store.windows_between(T0, T0 + 61)
+    assert (old.state, old.mean_hr, old.movement_mg) == ("calm", 61.0, None)
+    store.add_window(WindowRow(T0 + 120, "active", 90, 95.0, 3.1, movement_mg=180.5))
+    store.add_window(WindowRow(T0 + 180, "calm", 60, 62.0, 3.6, movement_mg=4.0))
+    store.add_window(WindowRow(T0 + 180, "calm", 60, 62.0, 3.6, movement_mg=6.5))  # replaced
+    store.add_window(WindowRow(T0 + 240, "calm", 60, 62.0, 3.6))  # no accelerometer
+    got = {w.end_epoch_s: w.movement_mg for w in store.windows_between(T0, T0 + 300)}
+    assert got == {T0 + 60: None, T0 + 120: 180.5, T0 + 180: 6.5, T0 + 240: None}
+    ends, mg = store.movement_between(T0, T0 + 300)
+    assert ends.tolist() == [T0 + 120, T0 + 180] and mg.tolist() == [180.5, 6.5]
+    assert store.window_buckets(T0, T0 + 300)["minutes"].sum() == 4  # totals unchanged
+    store.close()
+
+
+def test_the_moving_threshold_is_the_detectors_else_twenty_mg() -> None:
+    from dataclasses import dataclass
+
+    from kindpulse.daemon.store import DEFAULT_MOVING_MG, moving_threshold_mg
+    from kindpulse.detector import DetectorConfig
+
+    @dataclass(frozen=True)
+    class WithMoving:
+        moving_mg: float = 35.0
+
+    assert DEFAULT_MOVING_MG == 20.0
+    assert moving_threshold_mg(WithMoving()) == 35.0
+    assert moving_threshold_mg(object()) == 20.0
+    assert moving_threshold_mg(WithMoving(float("nan"))) == 20.0
+    expected = getattr(DetectorConfig(), "moving_mg", 20.0)
+    assert moving_threshold_mg() == moving_threshold_mg(DetectorConfig()) == expected
