@@ -6,6 +6,13 @@ Data flow, per item from the source (BLE strap, replay file or simulator):
                     -> Detector (baseline, states, episodes)
                     -> episode lines in the log, the status file
     Gap             -> the next beat starts a new run (no difference spans the gap)
+    Movement(t, mg) -> MotionBuffer (one value a second, on the session's time axis)
+                    -> each scored window's movement (the median of its seconds), the
+                       minute rows of the log, the status file
+
+Movement that comes before the first beat (an accelerometer that starts first) waits on
+the source's clock and moves onto the session's axis when the first beat sets the origin;
+the session's time zero stays where the first beat's interval began, as without movement.
 
 Time: a beat's ``t`` is the source's clock in epoch seconds (a replay at ``--speed`` runs
 its own clock); window ends are seconds from the session's origin, and the status file
@@ -30,6 +37,7 @@ import os
 import signal
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -44,8 +52,9 @@ from kindpulse.daemon.reflect import ReflectionInviter
 from kindpulse.detector import BaselineTracker, Detector, DetectorConfig, Episode, WindowInput
 from kindpulse.errors import ConfigError, UsageError
 from kindpulse.hrv import IncrementalWindows, WindowTable
+from kindpulse.motion import MotionBuffer
 from kindpulse.sensors.source import BeatSource
-from kindpulse.types import Beat, Gap
+from kindpulse.types import Beat, Gap, Movement
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +64,12 @@ BASELINE_FILE = "baseline.json"
 STATUS_EVERY_S = 2.0
 #: SQLite's page cache for the daemon's log connection (benchmarks/README.md, footprint).
 DAEMON_CACHE_KIB = 256
+#: Seconds of per-second movement the pipeline keeps. A window is scored only once artifact
+#: correction has settled the beats around it (up to 224 beats and a settling batch of 64
+#: after its end: about 5 minutes at 60 bpm, 7 at 40 bpm); measured with the simulator, the
+#: newest second is at most about 400 s past the start of the window being scored
+#: (tests/test_daemon_run.py), so half an hour leaves ample room.
+MOTION_KEEP_S = 1800.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +137,32 @@ class Pipeline:
         self.beats = 0
         self.confirmed: list[Episode] = []
         self._no_contact: list[float] = []  # session seconds of beats sent without contact
-        #: Scored windows ending on a whole minute, for the log: (end_s, row, state).
-        self.minutes: list[tuple[float, dict[str, float | int | None], str]] = []
+        #: Scored windows ending on a whole minute, for the log: (end_s, row, state,
+        #: movement in mg or None).
+        self.minutes: list[tuple[float, dict[str, float | int | None], str, float | None]] = []
+        #: Per-second movement on the session's axis; before the first beat, on the source's
+        #: clock in ``_early_motion`` (at most :data:`MOTION_KEEP_S` of it).
+        self.motion = MotionBuffer(keep_s=MOTION_KEEP_S)
+        self._early_motion: deque[tuple[float, float]] = deque(maxlen=int(MOTION_KEEP_S))
+        self.movements = 0
+        #: The newest second of movement: (source-clock time, mg).
+        self.last_movement: tuple[float, float] | None = None
+        #: How far (s) the newest second of movement was past the start of a window when
+        #: it was scored, at most: what :data:`MOTION_KEEP_S` must exceed.
+        self.motion_lag_s = 0.0
 
-    def feed(self, item: Beat | Gap) -> list[Episode]:
+    def feed(self, item: Beat | Gap | Movement) -> list[Episode]:
         if isinstance(item, Gap):
             self.windows.mark_gap()
             return []
+        if isinstance(item, Movement):
+            self._movement(item)
+            return []
         if self.origin is None:
             self.origin = item.t - item.rr_ms / 1000.0
+            for t, mg in self._early_motion:
+                self.motion.add(t - self.origin, mg)
+            self._early_motion.clear()
         self.beats += 1
         self.last_beat_t = item.t
         if not item.contact:
@@ -158,10 +190,41 @@ class Pipeline:
             # A window holding a beat sent without skin contact is unknown (never calm).
             lost = any(end - self.cfg.window_s < t <= end for t in self._no_contact)
             self._no_contact = [t for t in self._no_contact if t > end - self.cfg.window_s]
-            out += self.detector.step(WindowInput.from_row(row, contact=not lost))
+            movement = self.motion.window_movement(end, self.cfg.window_s)
+            newest = self.motion.last
+            if newest is not None:
+                self.motion_lag_s = max(self.motion_lag_s, newest[0] - (end - self.cfg.window_s))
+            step = WindowInput.from_row(row, contact=not lost, movement_mg=movement)
+            out += self.detector.step(step)
             if end % 60.0 == 0.0:
-                self.minutes.append((end, row, self.detector.scores[-1].state.value))
+                self.minutes.append((end, row, self.detector.scores[-1].state.value, movement))
         return out
+
+    def _movement(self, item: Movement) -> None:
+        """One second of movement (its end on the source's clock), kept in time order."""
+        if not math.isfinite(item.t) or not math.isfinite(item.mg):
+            return
+        if self.last_movement is not None and item.t <= self.last_movement[0]:
+            return  # a repeat or out of order: the buffer keeps time order
+        self.movements += 1
+        self.last_movement = (item.t, item.mg)
+        if self.origin is None:
+            self._early_motion.append((item.t, item.mg))
+        else:
+            self.motion.add(item.t - self.origin, item.mg)
+
+    def movement_now(self) -> tuple[float, float] | None:
+        """What the latest movement says: (source-clock time of its newest second, mg),
+        the mg being the median of the last window's seconds as a window's movement is,
+        or the newest second alone when the window holds too few; None before any."""
+        if self.last_movement is None:
+            return None
+        t, mg = self.last_movement
+        if self.origin is not None:
+            median = self.motion.window_movement(t - self.origin, self.cfg.window_s)
+            if median is not None:
+                mg = median
+        return t, mg
 
     def wall(self, session_s: float) -> float:
         return (self.origin or 0.0) + session_s
@@ -325,7 +388,9 @@ class Daemon:
     async def _read(self, source: BeatSource) -> None:
         async for item in source.stream():
             self._progress_at = time.monotonic()
-            if isinstance(item, Gap):
+            if isinstance(item, Movement):
+                pass  # only the pipeline keeps it, and the minute rows carry it
+            elif isinstance(item, Gap):
                 # The gap runs from the last beat to where the next beat's interval begins.
                 if self.pipeline.last_beat_t is not None and self._gap is None:
                     self._gap = (self.pipeline.last_beat_t, item.t, item.reason)
@@ -351,7 +416,7 @@ class Daemon:
         from kindpulse.daemon.store import WindowRow
 
         p = self.pipeline
-        for end, row, state in p.minutes:
+        for end, row, state, movement in p.minutes:
             t = p.wall(end)
             self.store.add_window(
                 WindowRow(
@@ -363,6 +428,7 @@ class Daemon:
                     rmssd=_num(row["rmssd"]),
                     sdnn=_num(row["sdnn"]),
                     artifact_pct=_num(row["artifact_pct"]),
+                    movement_mg=movement,
                 )
             )
             # The baseline's trend: hourly, and as soon as it is first learnt.
@@ -499,6 +565,7 @@ class Daemon:
             "last_beat": _iso(p.last_beat_t),
             "last_beat_epoch": p.last_beat_t,
             "state": self._state(),
+            "movement": self._movement_status(),
             "baseline_ready": base.ready,
             "in_episode": p.detector.open_episode is not None,
             **(
@@ -515,6 +582,26 @@ class Daemon:
                 "confirmed": _iso(p.wall(last_ep.confirmed_s)),
                 "explanation": last_ep.explanation,
             },
+        }
+
+    def _movement_status(self) -> dict[str, Any] | None:
+        """What the daemon last saw of movement (None: no accelerometer data so far):
+        ``state`` (``moving`` at or above ``moving_mg``, else ``still``), ``mg`` (the median
+        of the last minute's seconds, or the newest second alone), ``at`` and ``at_epoch``
+        (its newest second, on the source's clock)."""
+        from kindpulse.daemon.store import moving_threshold_mg
+
+        now = self.pipeline.movement_now()
+        if now is None:
+            return None
+        t, mg = now
+        threshold = moving_threshold_mg(self.pipeline.detector.cfg)
+        return {
+            "state": "moving" if mg >= threshold else "still",
+            "mg": round(mg, 1),
+            "at": _iso(t),
+            "at_epoch": t,
+            "moving_mg": threshold,
         }
 
     def status_line(self, doc: dict[str, Any] | None = None) -> str:
@@ -711,6 +798,17 @@ def next_prompt_words(doc: dict[str, Any], now: datetime) -> str:
     return f"not before {at} ({because})"
 
 
+def movement_words(movement: dict[str, Any] | None, now: datetime) -> str:
+    """What the daemon last saw of movement, from the status document: "still (4 mg, 12:03
+    today)", "moving (180 mg, …)", or that no accelerometer data has come."""
+    if not movement:
+        return "no accelerometer data (the strap sends heartbeats only, or none yet)"
+    state = "moving" if movement.get("state") == "moving" else "still"
+    mg = movement.get("mg")
+    amount = f"{mg:.0f} mg, " if isinstance(mg, (int, float)) else ""
+    return f"{state} ({amount}{_when(movement.get('at'), now)})"
+
+
 def cmd_status(args: Any) -> int:
     """``kindpulse status``: what the daemon last wrote, or a clear line when it is not
     running."""
@@ -752,6 +850,8 @@ def cmd_status(args: Any) -> int:
     if not doc.get("baseline_ready"):
         state = f"{state} (still learning your usual)"
     print(f"state:       {state}")
+    if "movement" in doc:  # a daemon from before movement was known writes no such key
+        print(f"movement:    {movement_words(doc['movement'], now)}")
     paused, snoozed = doc.get("paused"), doc.get("snoozed_until")
     if paused:
         until = "until you resume" if paused == "until resumed" else f"until {_when(paused, now)}"

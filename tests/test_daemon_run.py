@@ -268,9 +268,21 @@ def test_a_fast_replay_still_lets_the_loop_write_status_and_stop(tmp_path: Path)
     total = simulate(load_scenario("ordinary_day"), 0).rr_ms.size
     state = tmp_path / "state"
     proc = subprocess.Popen(
-        [KINDPULSE, "run", "--source", "sim", "--scenario", "ordinary_day", "--speed", "100000",
-         "--state-dir", str(state)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            KINDPULSE,
+            "run",
+            "--source",
+            "sim",
+            "--scenario",
+            "ordinary_day",
+            "--speed",
+            "100000",
+            "--state-dir",
+            str(state),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -296,7 +308,9 @@ def test_pause_and_resume_reach_the_running_daemon_through_the_log(tmp_path: Pat
     assert kp("pause", "--state-dir", str(state)).returncode == 0  # before it even starts
     proc = subprocess.Popen(
         [KINDPULSE, "run", "--source", "sim", "--scenario", "calm", "--state-dir", str(state)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
     def status() -> dict:  # type: ignore[type-arg]
@@ -367,8 +381,20 @@ def test_the_log_gets_gaps_their_true_length_baselines_hourly_and_device_events(
     """A simulated day with two dropouts (45 s at minute 70, 20 s at minute 160): each gap
     in the log runs from the last beat before it to where the next beat's interval began."""
     state = tmp_path / "state"
-    p = kp("run", "--source", "sim", "--scenario", "confounders", "--speed", "3000",
-           "--until-end", "--start", "2026-11-24T10:00:00", "--state-dir", str(state))
+    p = kp(
+        "run",
+        "--source",
+        "sim",
+        "--scenario",
+        "confounders",
+        "--speed",
+        "3000",
+        "--until-end",
+        "--start",
+        "2026-11-24T10:00:00",
+        "--state-dir",
+        str(state),
+    )
     assert p.returncode == 0, p.stderr
     start = datetime.fromisoformat("2026-11-24T10:00:00").astimezone().timestamp()
     db = sqlite3.connect(state / "kindpulse.sqlite3")
@@ -385,8 +411,9 @@ def test_the_log_gets_gaps_their_true_length_baselines_hourly_and_device_events(
     events = [k for (k,) in db.execute("SELECT kind FROM device_events ORDER BY t_ms")]
     assert events[0] == "connected"
     db.close()
-    review = json.loads(kp("review", "--day", "2026-11-24", "--format", "json",
-                           "--state-dir", str(state)).stdout)
+    review = json.loads(
+        kp("review", "--day", "2026-11-24", "--format", "json", "--state-dir", str(state)).stdout
+    )
     assert review["quality"]["gaps"] == 2
     assert review["quality"]["gap_s"] == pytest.approx(65.0, abs=5.0)
     assert review["baseline"][0]["date"] == "2026-11-24"
@@ -404,10 +431,18 @@ def _sim_run(state: Path, start: datetime, answer: str) -> Any:
 
     cfg = default_config()
     ui = RecordingNotifier(default=Outcome(answer))
-    opts = RunOptions(source="sim", replay=None, start=start.astimezone(), scenario="stress",
-                      speed=3000.0, state_dir=state, until_end=True)
-    daemon = Daemon(cfg, opts, notifier=ServiceNotifier.from_env({}),
-                    reload_config=lambda: cfg, ui=ui)
+    opts = RunOptions(
+        source="sim",
+        replay=None,
+        start=start.astimezone(),
+        scenario="stress",
+        speed=3000.0,
+        state_dir=state,
+        until_end=True,
+    )
+    daemon = Daemon(
+        cfg, opts, notifier=ServiceNotifier.from_env({}), reload_config=lambda: cfg, ui=ui
+    )
     assert asyncio.run(asyncio.wait_for(daemon.run(), 120)) == 0
     return daemon, ui
 
@@ -455,9 +490,21 @@ def test_the_daemon_opens_no_inet_socket(tmp_path: Path) -> None:
     prompt, is a Unix socket: none is in the kernel's TCP, UDP or raw tables."""
     sock, path = _notify_socket(tmp_path)  # so the daemon holds a (Unix) socket to see
     p = subprocess.Popen(
-        [KINDPULSE, "run", "--source", "sim", "--scenario", "stress", "--speed", "300",
-         "--until-end", "--state-dir", str(tmp_path / "state")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            KINDPULSE,
+            "run",
+            "--source",
+            "sim",
+            "--scenario",
+            "stress",
+            "--speed",
+            "300",
+            "--until-end",
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env=dict(os.environ, NOTIFY_SOCKET=path),
     )
     seen: set[str] = set()
@@ -481,3 +528,66 @@ def test_the_daemon_opens_no_inet_socket(tmp_path: Path) -> None:
     assert seen, "no socket of the daemon was seen: the sampling does not work"
     assert seen & _inet_inodes() == set()
     assert (tmp_path / "state" / "kindpulse.sqlite3").exists()
+
+
+def test_each_scored_window_gets_the_movement_of_its_seconds() -> None:
+    """Movement items beside the beats, some before the first beat: every window is scored
+    with the median of its own seconds (on the session's axis, where the first beat's
+    interval began), and minute rows carry it; the kept seconds reach far enough back for
+    windows scored after artifact correction's hold-back."""
+    import numpy as np
+
+    from kindpulse.daemon.run import MOTION_KEEP_S, Pipeline
+    from kindpulse.detector import DetectorConfig
+    from kindpulse.types import Beat, Movement
+
+    def mg(session_s: float) -> float:  # moving in the 20th to 30th minute, else still
+        return 200.0 + session_s / 100.0 if 1200 < session_s <= 1800 else 3.0 + (session_s % 5)
+
+    rng = np.random.default_rng(2)
+    pipe = Pipeline(DetectorConfig(), None)
+    t0 = 1_700_000_000.0  # where the first beat's interval begins: the session's zero
+    for s in range(-30, 1):  # the accelerometer starts half a minute before the beats
+        pipe.feed(Movement(t0 + s, mg(s)))
+    t, next_second = t0, 1
+    for k in range(2700):  # about 45 minutes at 60 bpm
+        rr = 1000.0 + 40.0 * np.sin(k / 2.2) + float(rng.normal(0, 15))
+        t += rr / 1000.0
+        while t0 + next_second <= t:
+            pipe.feed(Movement(t0 + next_second, mg(next_second)))
+            next_second += 1
+        pipe.feed(Beat(t, rr))
+        if k == 0:
+            early = pipe.motion.window_movement(0.0, 31.0)
+    pipe.finish()
+    assert pipe.origin == pytest.approx(t0) and pipe.movements == 31 + next_second - 1
+    # The minute rows carry the movement each window was scored with.
+    scored = [(end, m) for end, _row, _state, m in pipe.minutes]
+    assert len(scored) >= 40
+    for end, got in scored:
+        secs = [mg(s) for s in range(int(end) - 59, int(end) + 1)]
+        assert got == pytest.approx(float(np.median(secs))), end
+    moving = [end for end, got in scored if got is not None and got >= 20.0]
+    assert moving == [60.0 * m for m in range(21, 31)]
+    # The seconds before the first beat moved onto the session's axis, before its zero.
+    assert early == pytest.approx(float(np.median([mg(s) for s in range(-30, 1)])))
+    # Windows are scored minutes behind the newest second: well within what is kept.
+    assert 60.0 < pipe.motion_lag_s < MOTION_KEEP_S / 3, pipe.motion_lag_s
+
+
+def test_without_movement_windows_have_none() -> None:
+    import numpy as np
+
+    from kindpulse.daemon.run import Pipeline
+    from kindpulse.detector import DetectorConfig
+    from kindpulse.types import Beat
+
+    pipe = Pipeline(DetectorConfig(), None)
+    t = 1_700_000_000.0
+    for k in range(600):
+        rr = 1000.0 + 30.0 * np.sin(k / 2.0)
+        t += rr / 1000.0
+        pipe.feed(Beat(t, rr))
+    pipe.finish()
+    assert pipe.minutes and all(m is None for *_rest, m in pipe.minutes)
+    assert pipe.movement_now() is None
