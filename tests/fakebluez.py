@@ -121,6 +121,60 @@ def hrm_frame(
     return bytes([flags]) + bytes(body)
 
 
+PMD_SERVICE_UUID = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
+PMD_CP_UUID = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
+PMD_DATA_UUID = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
+
+#: What a Polar H10 offers for the accelerometer (control point settings parameters):
+#: sample rate 25/50/100/200 Hz, resolution 16 bits, range 2/4/8 G.
+H10_ACC_SETTINGS = bytes.fromhex("0004 1900 3200 6400 c800 0101 1000 0203 0200 0400 0800")
+
+
+def _signed_bits(value: int) -> int:
+    """Bits needed for ``value`` as a two's complement number (at least 1)."""
+    return max(1, (value if value >= 0 else ~value).bit_length() + 1)
+
+
+def acc_frame(
+    sensor_ns: int,
+    samples: Sequence[tuple[int, int, int]],
+    frame_type: int = 0x01,
+    *,
+    block: int = 12,
+) -> bytes:
+    """Encode a PMD accelerometer data frame, independently of the parser under test.
+
+    ``samples``: (x, y, z) per sample, in the frame type's units (mg for 0x00-0x02 and
+    0x81, sensor counts for 0x80); ``sensor_ns``: the timestamp of the last sample.
+    Compressed types (bit 7) get the first sample as the int16 reference, then blocks of
+    up to ``block`` samples, each with the smallest delta width that holds its deltas.
+    """
+    out = bytearray([0x02]) + sensor_ns.to_bytes(8, "little") + bytes([frame_type])
+    if not frame_type & 0x80:
+        size = {0x00: 1, 0x01: 2, 0x02: 3}[frame_type]
+        for sample in samples:
+            for v in sample:
+                out += int(v).to_bytes(size, "little", signed=True)
+        return bytes(out)
+    first, rest = samples[0], list(samples[1:])
+    for v in first:
+        out += int(v).to_bytes(2, "little", signed=True)
+    prev = first
+    for start in range(0, len(rest), block):
+        chunk = rest[start : start + block]
+        deltas: list[int] = []
+        for sample in chunk:
+            deltas += [int(a) - int(b) for a, b in zip(sample, prev, strict=True)]
+            prev = sample
+        width = max(_signed_bits(d) for d in deltas)
+        packed = 0
+        for k, d in enumerate(deltas):
+            packed |= (d & ((1 << width) - 1)) << (k * width)
+        out += bytes([width, len(chunk)])
+        out += packed.to_bytes((len(deltas) * width + 7) // 8, "little")
+    return bytes(out)
+
+
 # ---------------------------------------------------------------------------------------
 # The service (runs in its own process)
 # ---------------------------------------------------------------------------------------
