@@ -35,6 +35,15 @@ stairs (+25..40, ×0.3–0.5), coffee (+3..6, ×0.85–0.95), posture i.e. stand
 ×0.6–0.8), sleep (−15..−8, ×1.2–1.6, breathing slower and regular, a REM period every
 85–100 min) and waking (back to calm levels over the whole segment).
 
+Movement, as a strap's accelerometer gives it (:mod:`kindpulse.motion`: one value a
+second, the RMS of the dynamic acceleration in mg): walk, stairs and exercise move (a level
+drawn per segment from 120–250, 200–350 and 150–400 mg, like a cadence, each second within
+about ±12 % of it); posture is a short burst as one stands up (3–6 s of 150–350 mg), then a
+standing sway of 5–15 mg; every other kind is still (2–8 mg), with now and then a second or
+two of fidgeting (20–60 mg; rarer asleep). Seconds inside a dropout have no movement (the
+link carries both). Its draws come from a generator of their own, so the RR intervals of a
+scenario and seed are the same with or without it.
+
 Beat times are quantised to 1/1024 s as a Bluetooth strap reports them (Heart Rate
 Measurement characteristic), so every RR interval is a multiple of 0.9765625 ms and the
 sum of the intervals equals the beat times exactly.
@@ -116,7 +125,9 @@ __all__ = [
     "builtin_scenarios",
     "cmd_simulate",
     "endless_day",
+    "endless_motion_day",
     "iter_chunks",
+    "iter_motion_chunks",
     "load_scenario",
     "parse_scenario",
     "scenario_from_dict",
@@ -304,12 +315,21 @@ class SimResult:
     ``rr_ms``: the RR intervals a plain RR file holds (ms, multiples of 1/1024 s, faults
     applied, beats lost in a dropout absent). ``t_ms``: each of those beats' true time in
     ms from the start (a timestamped file shows a dropout as a jump). ``truth``: a JSON-able
-    dict of what happened (see :func:`simulate`).
+    dict of what happened (see :func:`simulate`). ``movement_mg``: the movement of every
+    whole second of the scenario, ``movement_mg[k]`` for the second ending at ``k + 1`` s
+    on the true clock (mg, NaN inside a dropout).
     """
 
     rr_ms: F64
     t_ms: F64
     truth: dict[str, Any]
+    movement_mg: F64 = field(default_factory=lambda: np.empty(0))
+
+    def movement_track(self) -> tuple[F64, F64]:
+        """The seconds with movement: (their ends in ms on the true clock, mg)."""
+        ok = np.isfinite(self.movement_mg)
+        ends: F64 = 1000.0 * (np.flatnonzero(ok).astype(np.float64) + 1.0)
+        return ends, self.movement_mg[ok]
 
 
 # ----------------------------------------------------------------------------------------
@@ -981,12 +1001,66 @@ def _apply_faults(
     return bt, events, dropouts
 
 
+#: Per-second movement (mg) of the kinds that move: the range a segment's level is drawn
+#: from (a cadence: a slow walk or a brisk one).
+MOVING_MG: Mapping[SegmentKind, tuple[float, float]] = {
+    SegmentKind.WALK: (120.0, 250.0),
+    SegmentKind.STAIRS: (200.0, 350.0),
+    SegmentKind.EXERCISE: (150.0, 400.0),
+}
+#: Still: sitting, lying, at a desk (breathing moves the chest a few mg).
+STILL_MG = (2.0, 8.0)
+#: Standing after getting up: the body's sway.
+SWAY_MG = (5.0, 15.0)
+#: Getting up: a burst of this many seconds at this movement.
+STAND_UP_S = (3, 6)
+STAND_UP_MG = (150.0, 350.0)
+#: Fidgeting while still: a second or two at this movement, starting in a given second with
+#: this chance (awake; asleep a quarter of it).
+FIDGET_MG = (20.0, 60.0)
+FIDGET_CHANCE = 1.0 / 90.0
+
+
+def _movement(
+    sc: Scenario, drawn: list[_Drawn], rng: np.random.Generator, dropouts: list[tuple[float, float]]
+) -> F64:
+    """Per-second movement (mg) for the whole scenario (module doc); NaN in dropouts."""
+    n = math.ceil(sc.duration_s)
+    out = np.empty(n)
+    for d in drawn:
+        a, b = min(n, math.ceil(d.start_s)), min(n, math.ceil(d.end_s))
+        k = b - a
+        if k <= 0:
+            continue
+        if d.kind in MOVING_MG:
+            level = float(rng.uniform(*MOVING_MG[d.kind]))
+            lo, hi = MOVING_MG[d.kind]
+            out[a:b] = np.clip(level * (1.0 + 0.12 * rng.standard_normal(k)), lo, hi)
+            continue
+        sway = d.kind is SegmentKind.POSTURE
+        out[a:b] = rng.uniform(*(SWAY_MG if sway else STILL_MG), k)
+        chance = FIDGET_CHANCE * (0.25 if d.kind is SegmentKind.SLEEP else 1.0)
+        starts = np.flatnonzero(rng.random(k) < chance)
+        lengths = rng.integers(1, 3, starts.size)
+        levels = rng.uniform(*FIDGET_MG, starts.size)
+        for s0, ln, lv in zip(starts.tolist(), lengths.tolist(), levels.tolist(), strict=True):
+            out[a + s0 : min(b, a + s0 + ln)] = lv
+        if sway:
+            burst = min(k, int(rng.integers(STAND_UP_S[0], STAND_UP_S[1] + 1)))
+            out[a : a + burst] = rng.uniform(*STAND_UP_MG, burst)
+    for lo_s, hi_s in dropouts:
+        # A second is lost when any of it falls in the dropout.
+        out[max(0, math.floor(lo_s)) : min(n, math.ceil(hi_s))] = np.nan
+    return out
+
+
 def simulate(scenario: Scenario, seed: int) -> SimResult:
     """RR intervals and ground truth for ``scenario``; deterministic for a ``seed`` >= 0.
 
     Pure: no clock, no IO. Random draws come from numpy generators spawned from
     ``SeedSequence(seed)``: one for the segments' values, one for the signal, one for the
-    faults, so adding a fault leaves the physiology as it was.
+    faults, so adding a fault leaves the physiology as it was, and a fourth for the
+    movement (``movement_mg``), so the intervals are what they were before it.
 
     ``truth`` (JSON-able): ``scenario``, ``seed``, ``duration_s``, ``person``,
     ``start_hour``, ``n_beats``, ``segments`` (kind, start_s, end_s, hr_delta_bpm,
@@ -1005,10 +1079,12 @@ def simulate(scenario: Scenario, seed: int) -> SimResult:
         raise ValueError(f"seed must be a whole number >= 0, not {seed!r}")
     _check_scenario(scenario)
     ss = np.random.SeedSequence(int(seed))
-    s_seg, s_signal, s_fault = ss.spawn(3)
+    # The first three children are what they were before the fourth (movement) was added.
+    s_seg, s_signal, s_fault, s_motion = ss.spawn(4)
     drawn = _draw_segments(scenario, np.random.default_rng(s_seg))
     bt, rem_periods = _beat_times(scenario, drawn, s_signal)
     bt, events, dropouts = _apply_faults(scenario, bt, np.random.default_rng(s_fault))
+    movement = _movement(scenario, drawn, np.random.default_rng(s_motion), dropouts)
 
     ticks = _ticks(bt)
     if ticks.size and (ticks[0] < 1 or np.any(np.diff(ticks) < 1)):  # pragma: no cover
@@ -1122,7 +1198,7 @@ def simulate(scenario: Scenario, seed: int) -> SimResult:
         "exercise_bouts": exercise,
         "rem_periods": [span(a, b) for a, b in rem_periods],
     }
-    return SimResult(rr_ms, t_ms, truth)
+    return SimResult(rr_ms, t_ms, truth, movement)
 
 
 def iter_chunks(scenario: Scenario, seed: int, chunk_s: float = 60.0) -> Iterator[tuple[F64, F64]]:
@@ -1135,6 +1211,18 @@ def iter_chunks(scenario: Scenario, seed: int, chunk_s: float = 60.0) -> Iterato
     yield from _chunks(res.rr_ms, res.t_ms, scenario.duration_s, chunk_s, 0.0)
 
 
+def iter_motion_chunks(
+    scenario: Scenario, seed: int, chunk_s: float = 60.0
+) -> Iterator[tuple[F64, F64, F64, F64]]:
+    """As :func:`iter_chunks`, each piece with its seconds of movement: ``(rr_ms, t_ms,
+    movement_end_ms, movement_mg)``, a second in the piece its end falls in (the same rule
+    as a beat's time)."""
+    if not (math.isfinite(chunk_s) and chunk_s > 0):
+        raise ValueError("chunk_s must be a positive number of seconds")
+    res = simulate(scenario, seed)
+    yield from _motion_chunks(res, scenario.duration_s, chunk_s, 0.0, None)
+
+
 def _chunks(
     rr: F64, t: F64, duration_s: float, chunk_s: float, offset_ms: float
 ) -> Iterator[tuple[F64, F64]]:
@@ -1143,6 +1231,23 @@ def _chunks(
     bounds = [0, *edges.tolist(), rr.size]
     for a, b in itertools.pairwise(bounds):
         yield rr[a:b].copy(), t[a:b] + offset_ms
+
+
+def _motion_chunks(
+    res: SimResult, duration_s: float, chunk_s: float, offset_ms: float, until_ms: float | None
+) -> Iterator[tuple[F64, F64, F64, F64]]:
+    """``_chunks`` of ``res`` with its movement; seconds ending after ``until_ms`` (own
+    clock) are left out."""
+    m_end, m_mg = res.movement_track()
+    if until_ms is not None:
+        keep = m_end <= until_ms
+        m_end, m_mg = m_end[keep], m_mg[keep]
+    n = max(1, math.ceil(duration_s / chunk_s))
+    edges = np.searchsorted(m_end, 1000.0 * chunk_s * np.arange(1, n), side="right")
+    bounds = [0, *edges.tolist(), m_end.size]
+    pieces = _chunks(res.rr_ms, res.t_ms, duration_s, chunk_s, offset_ms)
+    for (rr, t), (a, b) in zip(pieces, itertools.pairwise(bounds), strict=True):
+        yield rr, t, m_end[a:b] + offset_ms, m_mg[a:b].copy()
 
 
 def _give_back_memory() -> None:
@@ -1167,6 +1272,22 @@ def endless_day(
     one's last beat was, so ``t_ms`` keeps increasing and, without dropouts, still equals
     the running sum of the intervals.
     """
+    for rr, t, _me, _mg in _endless(seed, scenario, chunk_s):
+        yield rr, t
+
+
+def endless_motion_day(
+    seed: int, scenario: Scenario | None = None, chunk_s: float = 60.0
+) -> Iterator[tuple[F64, F64, F64, F64]]:
+    """:func:`endless_day` with each piece's seconds of movement (as
+    :func:`iter_motion_chunks`); a day's movement ends with its last beat, where the next
+    day begins."""
+    yield from _endless(seed, scenario, chunk_s)
+
+
+def _endless(
+    seed: int, scenario: Scenario | None, chunk_s: float
+) -> Iterator[tuple[F64, F64, F64, F64]]:
     sc = scenario if scenario is not None else load_scenario("ordinary_day")
     offset_ms = 0.0
     day = 0
@@ -1176,9 +1297,9 @@ def endless_day(
         )
         res = simulate(sc, day_seed)
         _give_back_memory()
-        yield from _chunks(res.rr_ms, res.t_ms, sc.duration_s, chunk_s, offset_ms)
-        if res.t_ms.size:
-            offset_ms += float(res.t_ms[-1])
+        last = float(res.t_ms[-1]) if res.t_ms.size else 0.0
+        yield from _motion_chunks(res, sc.duration_s, chunk_s, offset_ms, last)
+        offset_ms += last
         day += 1
 
 

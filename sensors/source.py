@@ -1,7 +1,9 @@
 """The protocol every beat source implements (BLE strap, replay file, simulator).
 
 A source is an async stream of :class:`~kindpulse.types.Beat` and
-:class:`~kindpulse.types.Gap` items plus a snapshot of its state. The daemon's run loop
+:class:`~kindpulse.types.Gap` items (and, from a strap with an accelerometer, a replay or
+the simulator, :class:`~kindpulse.types.Movement` items: one a second) plus a snapshot of
+its state. The daemon's run loop
 and ``kindpulse record`` depend on this protocol only, so tests can drive them with a
 hand-written fake.
 """
@@ -12,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from kindpulse.types import Beat, Gap
+from kindpulse.types import Beat, Gap, Movement
 
 __all__ = ["BeatSource", "SourceCounters", "SourceStatus"]
 
@@ -73,8 +75,8 @@ class BeatSource(Protocol):
         """The source's current state."""
         ...
 
-    def stream(self) -> AsyncIterator[Beat | Gap]:
-        """The beats and gaps, as they come."""
+    def stream(self) -> AsyncIterator[Beat | Gap | Movement]:
+        """The beats, gaps and seconds of movement, as they come."""
         ...
 
     async def close(self) -> None:

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from kindpulse.sensors.replay import ReplaySource, simulated_source
-from kindpulse.types import Beat, Gap
+from kindpulse.types import Beat, Gap, Movement
 
 from .conftest import DATA
 
 
-async def collect(src: ReplaySource) -> list[Beat | Gap]:
+async def collect(src: ReplaySource) -> list[Beat | Gap | Movement]:
     return [item async for item in src.stream()]
 
 
@@ -93,6 +93,33 @@ def test_simulated_source_streams_the_scenario() -> None:
     assert [b.rr_ms for b in beats] == sim.rr_ms.tolist()
     assert beats[0].t == pytest.approx(1_700_000_000.0 + sim.t_ms[0] / 1000.0)
     assert all(b2.t > b1.t for b1, b2 in itertools.pairwise(beats))
+    # Every second's movement, at the second's end on the same clock, among the beats in
+    # time order.
+    moves = [x for x in items if isinstance(x, Movement)]
+    ends, mg = sim.movement_track()
+    assert [m.mg for m in moves] == mg.tolist()
+    np.testing.assert_allclose([m.t for m in moves], 1_700_000_000.0 + ends / 1000.0, atol=1e-6)
+    times = [x.t for x in items if not isinstance(x, Gap)]
+    assert times == sorted(times)
+
+
+def test_a_file_replay_has_no_movement_and_a_motion_chunk_is_paced_too() -> None:
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    src = ReplaySource.from_file(DATA / "nsrdb_5min.txt", start=start, speed=5000.0)
+    assert not any(isinstance(x, Movement) for x in asyncio.run(collect(src)))
+    # A chunk of beats and one with movement alone (a dropout of beats, the strap moving).
+    rr = np.full(10, 1000.0)
+    chunks = [
+        (rr, np.cumsum(rr), np.arange(1.0, 11.0) * 1000.0, np.full(10, 5.0)),
+        (np.empty(0), np.empty(0), np.arange(11.0, 21.0) * 1000.0, np.full(10, 150.0)),
+    ]
+    t0 = time.monotonic()
+    items = asyncio.run(collect(ReplaySource(chunks, start_epoch_s=100.0, speed=20.0)))
+    took = time.monotonic() - t0
+    assert [type(x).__name__ for x in items[:3]] == ["Beat", "Movement", "Beat"]
+    assert sum(isinstance(x, Movement) for x in items) == 20
+    assert items[-1] == Movement(120.0, 150.0)
+    assert 0.8 < took < 5.0  # 19 s of source time at 20x: paced, movement included
 
 
 # -- streaming the file: the same as reading it whole, in constant memory ------------------

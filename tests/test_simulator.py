@@ -631,3 +631,98 @@ def test_simulating_a_day_holds_few_series_at_once() -> None:
         tracemalloc.stop()
     assert res.rr_ms.size > 30_000
     assert peak < 80 * 2**20, f"peak {peak / 2**20:.0f} MB"
+
+
+# ---------------------------------------------------------------------------------------
+# Movement (the strap's accelerometer)
+
+
+def test_movement_leaves_the_intervals_of_a_seed_as_they_were() -> None:
+    """The movement draws come from a generator of their own: the intervals and beat times
+    of a scenario and seed are byte for byte those made before movement existed (digests
+    taken from the simulator without it)."""
+    import hashlib
+
+    for name, seed, digest in (
+        ("stress", 1, "e2ea3ffe3fa4c989"),
+        ("confounders", 7, "4a713b9f8e9b1f45"),
+        ("ordinary_day", 0, "b12462960691d3db"),
+    ):
+        res = simulate(load_scenario(name), seed)
+        got = hashlib.sha256(res.rr_ms.tobytes() + res.t_ms.tobytes()).hexdigest()[:16]
+        assert got == digest, name
+        assert res.movement_mg.size == round(res.truth["duration_s"])
+    a, b = simulate(load_scenario("stress"), 1), simulate(load_scenario("stress"), 1)
+    assert np.array_equal(a.movement_mg, b.movement_mg, equal_nan=True)
+    c = simulate(load_scenario("stress"), 2)
+    assert not np.array_equal(a.movement_mg, c.movement_mg)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_each_kind_moves_as_its_body_would(seed: int) -> None:
+    kinds = [
+        SegmentKind.CALM,
+        SegmentKind.WALK,
+        SegmentKind.DESK,
+        SegmentKind.STAIRS,
+        SegmentKind.STRESS,
+        SegmentKind.EXERCISE,
+        SegmentKind.POSTURE,
+        SegmentKind.SLEEP,
+        SegmentKind.WAKING,
+        SegmentKind.COFFEE,
+    ]
+    sc = segment_scenario(*(Segment(k, 6) for k in kinds))
+    mv = simulate(sc, seed).movement_mg
+    assert np.all(np.isfinite(mv)) and np.all(mv > 0)
+    for i, kind in enumerate(kinds):
+        secs = mv[360 * i : 360 * (i + 1)]
+        med = float(np.median(secs))
+        if kind in (SegmentKind.WALK, SegmentKind.STAIRS, SegmentKind.EXERCISE):
+            lo, hi = {"walk": (120, 250), "stairs": (200, 350), "exercise": (150, 400)}[kind]
+            assert np.all((secs >= lo) & (secs <= hi)), kind
+            assert np.std(secs) < 0.2 * med  # a steady cadence, not noise
+        elif kind is SegmentKind.POSTURE:
+            assert np.all(secs[:3] >= 150)  # getting up
+            assert 5 <= med <= 15  # then standing sway
+        else:
+            assert 2 <= med <= 8, kind  # still: a fidget now and then does not move the median
+            assert np.mean(secs > 20) < 0.05, kind
+    # Fidgets happen while still, briefly.
+    still = np.concatenate([mv[360 * i : 360 * (i + 1)] for i in (0, 2, 4)])
+    assert np.any(still >= 20)
+
+
+def test_a_dropout_has_no_movement_and_the_chunks_carry_the_rest() -> None:
+    from kindpulse.sensors.simulator import iter_motion_chunks
+
+    sc = load_scenario("confounders")
+    res = simulate(sc, 2)
+    drop = [f for f in res.truth["faults"] if f["kind"] == "dropout"]
+    assert drop
+    for f in drop:
+        inside = res.movement_mg[int(f["start_s"]) : int(f["end_s"])]
+        assert inside.size and np.all(np.isnan(inside))
+    pieces = list(iter_motion_chunks(sc, 2, chunk_s=60.0))
+    assert np.array_equal(np.concatenate([p[0] for p in pieces]), res.rr_ms)
+    ends, mg = res.movement_track()
+    assert np.array_equal(np.concatenate([p[2] for p in pieces]), ends)
+    assert np.array_equal(np.concatenate([p[3] for p in pieces]), mg)
+    for k, p in enumerate(pieces):
+        assert np.all((p[2] > 60_000.0 * k) & (p[2] <= 60_000.0 * (k + 1)))
+
+
+def test_endless_days_keep_movement_on_the_beats_clock() -> None:
+    from kindpulse.sensors.simulator import endless_motion_day
+
+    day = segment_scenario(Segment(SegmentKind.CALM, 3), Segment(SegmentKind.WALK, 2))
+    stream = endless_motion_day(5, scenario=day, chunk_s=60.0)
+    got = [next(stream) for _ in range(15)]
+    beats = np.concatenate([g[1] for g in got])
+    ends = np.concatenate([g[2] for g in got])
+    assert np.all(np.diff(ends) > 0)  # one clock across the days
+    assert ends[-1] <= beats[-1]
+    plain = [next(endless_day(5, scenario=day, chunk_s=60.0)) for _ in range(1)]
+    assert np.array_equal(plain[0][0], got[0][0])
+    walking = np.concatenate([g[3] for g in got[3:5]])
+    assert np.median(walking) >= 120
