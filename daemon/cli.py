@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from kindpulse.analysis import Detection
     from kindpulse.detector import DetectorConfig
     from kindpulse.hrv import Series
+    from kindpulse.sensors.motionfile import AlignedMotion
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -101,6 +102,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="start from this saved baseline (JSON) instead of a fresh one",
     )
     a.add_argument("--config", metavar="FILE", help="apply this config's [detector] section")
+    a.add_argument(
+        "--motion",
+        metavar="ACC_FILE",
+        help="the strap's accelerometer recording of the same time (Polar Sensor Logger "
+        "export or timestamp,x_mg,y_mg,z_mg): movement goes into detection and into each "
+        "state; implies --episodes; FILE needs date-time timestamps",
+    )
     a.set_defaults(handler=_cmd_analyze)
 
     r = sub.add_parser(
@@ -180,6 +188,13 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from kindpulse.sensors.rrfile import read_rr_file
 
     rec = read_rr_file(args.file)
+    motion = None
+    if args.motion is not None:
+        from kindpulse.sensors.motionfile import load_motion
+
+        # Movement matters only to detection: --motion implies --episodes.
+        args.episodes = True
+        motion = load_motion(args.motion, rec.start, rec.t_ms, args.file)
     progress = _Progress(sys.stderr, enabled=rec.rr_ms.size > 200_000)
     progress.stage("correcting" if not args.no_correct else "preparing")
     series = prepare(rec.rr_ms, rec.t_ms, correct=not args.no_correct)
@@ -192,12 +207,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         series, ends, args.window, progress=lambda d, t: progress.update("windows", d, t)
     )
     progress.done()
-    found = _detect(series, args) if args.episodes else None
+    found = _detect(series, args, motion) if args.episodes else None
     out = sys.stdout
     if args.format == "json":
         doc: dict[str, object] = {"windows": list(table.rows())}
         if found is not None:
             doc.update(found.to_json())
+            if motion is not None:
+                _with_movement(doc, found, motion)
         json.dump(doc, out, allow_nan=False)
         out.write("\n")
     elif args.format == "csv":
@@ -209,10 +226,27 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         _write_table(out, list(table.rows()), COLUMNS)
         if found is not None:
             out.write("\n" + found.describe())
+        if found is not None and motion is not None:
+            ends = [sc.end_s for sc in found.scores]
+            out.write(motion.describe(ends, found.config.window_s) + "\n")
     return 0
 
 
-def _detect(series: Series, args: argparse.Namespace) -> Detection:
+def _with_movement(doc: dict[str, object], found: Detection, motion: AlignedMotion) -> None:
+    """Each state's window movement (``movement_mg``, null where unknown) and the
+    ``motion`` summary, as the detector saw them (the same window rule)."""
+    ends = [sc.end_s for sc in found.scores]
+    moving = motion.window_movement(ends, found.config.window_s)
+    states = doc["states"]
+    assert isinstance(states, list)
+    for state, mg in zip(states, moving, strict=True):
+        state["movement_mg"] = mg
+    doc["motion"] = motion.summary(ends, found.config.window_s)
+
+
+def _detect(
+    series: Series, args: argparse.Namespace, motion: AlignedMotion | None = None
+) -> Detection:
     from kindpulse.analysis import detect
     from kindpulse.detector import BaselineTracker
 
@@ -226,7 +260,7 @@ def _detect(series: Series, args: argparse.Namespace) -> Detection:
             raise NoInputError(f"{args.baseline}: cannot be read ({e.strerror})") from None
         except (ValueError, KeyError, TypeError) as e:
             raise InputDataError(f"{args.baseline}: not a kindpulse baseline ({e})") from None
-    return detect(series, cfg, baseline)
+    return detect(series, cfg, baseline, motion=None if motion is None else motion.track)
 
 
 def _detector_config(path: str | None) -> DetectorConfig:
