@@ -227,8 +227,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         if found is not None:
             out.write("\n" + found.describe())
         if found is not None and motion is not None:
-            ends = [sc.end_s for sc in found.scores]
-            out.write(motion.describe(ends, found.config.window_s) + "\n")
+            scored = [sc.end_s for sc in found.scores]
+            out.write(motion.describe(scored, found.config.window_s) + "\n")
     return 0
 
 
