@@ -116,6 +116,9 @@ class ImportResult:
     episodes: tuple[StoredEpisode, ...]
     start: float
     end: float
+    #: With an accelerometer file: the one line saying where movement came from and how
+    #: much of the recording it covered.
+    motion: str | None = None
 
 
 def import_recording(
@@ -123,8 +126,11 @@ def import_recording(
     path: str | Path,
     start: datetime | None = None,
     config_path: str | None = None,
+    motion_path: str | Path | None = None,
 ) -> ImportResult:
-    """Read ``path``, detect as ``analyze --episodes`` does, and keep it in ``store``."""
+    """Read ``path``, detect as ``analyze --episodes`` does (with ``motion_path``, as
+    ``analyze --episodes --motion`` does), and keep it in ``store``; each minute keeps its
+    movement when there is an accelerometer file."""
     import numpy as np
 
     from kindpulse.analysis import detect
@@ -133,6 +139,11 @@ def import_recording(
     from kindpulse.sensors.rrfile import read_rr_file
 
     rec = read_rr_file(path)
+    motion = None
+    if motion_path is not None:
+        from kindpulse.sensors.motionfile import load_motion
+
+        motion = load_motion(motion_path, rec.start, rec.t_ms, str(path))
     first = rec.start or start or datetime.now().astimezone()
     t_raw = rec.t_ms if rec.t_ms is not None else np.cumsum(rec.rr_ms)
     # Beat i is at first + (T_i − T_0): the file's own clock placed on the wall clock.
@@ -146,7 +157,7 @@ def import_recording(
 
         cfg = DetectorConfig.from_mapping(dataclasses.asdict(load_config(config_path).detector))
     series = prepare(rec.rr_ms, rec.t_ms)
-    found = detect(series, cfg)
+    found = detect(series, cfg, motion=None if motion is None else motion.track)
 
     before = store.beat_count()
     store.add_beats(origin + t_raw / 1000.0, rec.rr_ms)
@@ -159,7 +170,12 @@ def import_recording(
         ends = window_ends(float(series.t_ms[-1]), 60.0, 60.0)
         states = {s.end_s: s.state.value for s in found.scores}
         table = metrics_for_windows(series, ends, 60.0, spectrum=False)
-        for row in table.rows():
+        minute_mg = (
+            motion.window_movement(ends.tolist(), 60.0)
+            if motion is not None
+            else [None] * int(ends.size)
+        )
+        for row, mg in zip(table.rows(), minute_mg, strict=True):
             end_s = float(row["end_s"] or 0.0)
             store.add_window(
                 WindowRow(
@@ -171,6 +187,7 @@ def import_recording(
                     rmssd=_opt(row["rmssd"]),
                     sdnn=_opt(row["sdnn"]),
                     artifact_pct=_opt(row["artifact_pct"]),
+                    movement_mg=mg,
                 )
             )
             windows += 1
@@ -189,7 +206,10 @@ def import_recording(
     t0 = origin + float(t_raw[0]) / 1000.0
     t1 = origin + float(t_raw[-1]) / 1000.0
     eps = tuple(e for e in store.episodes_between(t0 - 3600, t1 + 3600) if e.source == source)
-    return ImportResult(int(rec.rr_ms.size), added, windows, eps, t0, t1)
+    said = None
+    if motion is not None:
+        said = motion.describe([sc.end_s for sc in found.scores], cfg.window_s)
+    return ImportResult(int(rec.rr_ms.size), added, windows, eps, t0, t1, said)
 
 
 def _opt(v: float | int | None) -> float | None:
@@ -202,7 +222,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     start = _parse_start(args.start)
     store = Store.open(_state_dir(args))
     try:
-        r = import_recording(store, args.file, start, getattr(args, "config", None))
+        r = import_recording(
+            store,
+            args.file,
+            start,
+            getattr(args, "config", None),
+            getattr(args, "motion", None),
+        )
     finally:
         store.close()
     stress = sum(e.kind == "stress" for e in r.episodes)
@@ -213,6 +239,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         + f", {r.windows} minutes, {stress} stretch{'es' if stress != 1 else ''} of "
         "sustained strain.\n"
     )
+    if r.motion is not None:
+        sys.stdout.write(r.motion + "\n")
     return 0
 
 
@@ -1034,6 +1062,13 @@ def add_store_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     )
     i.add_argument("file", help="RR recording")
     i.add_argument("--start", metavar="ISO8601", help="wall-clock time of the first beat")
+    i.add_argument(
+        "--motion",
+        metavar="ACC_FILE",
+        help="the strap's accelerometer recording of the same time (as 'analyze --motion'): "
+        "movement goes into detection and each minute keeps it; FILE needs date-time "
+        "timestamps",
+    )
     common(i)
     i.set_defaults(handler=cmd_import)
 
