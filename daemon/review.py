@@ -7,9 +7,10 @@ manage the private log (:mod:`kindpulse.daemon.store`).
   stamps keeps them, any other starts at ``--start`` (default: now). Beats already in the
   log (within 1 ms) are skipped, so importing a file twice changes nothing.
 * ``review`` describes a day, a week or any period: time worn, stretches of sustained
-  strain, breaks offered and taken with the minutes around them, moments that passed
-  quietly, when strain came (hour by weekday), the baseline's trend, data quality and
-  reflections. It describes and never grades: no scores, no verdicts.
+  strain, time on the move (where the strap's motion sensor felt it), breaks offered and
+  taken with the minutes around them, moments that passed quietly, when strain came (hour
+  by weekday), the baseline's trend, data quality and reflections. It describes and never
+  grades: no scores, no verdicts.
 * ``export`` writes beats (``timestamp,rr_ms`` as ``kindpulse record`` does, JSON, or a
   Kubios-readable text), minute windows, episodes, prompts or breaks (CSV, JSON).
 * ``forget`` deletes for real (rows, then VACUUM).
@@ -317,12 +318,56 @@ def _hour_slices(a: float, b: float) -> Iterable[tuple[datetime, float]]:
         cur = end
 
 
-def build_review(store: Store, period: Period) -> dict[str, Any]:
-    """The review document (what ``--format json`` prints)."""
+def review_moving_mg(args: argparse.Namespace) -> float:
+    """The moving threshold the review counts with: the configured detector's (``--config``
+    or the default file), else the detector's default, else 20 mg (a config that cannot be
+    read does not stop the review)."""
+    import dataclasses
+
+    from kindpulse.daemon.store import moving_threshold_mg
+    from kindpulse.detector import DetectorConfig
+    from kindpulse.errors import KindpulseError
+
+    try:
+        from kindpulse.config.loader import load_config
+
+        detector = load_config(getattr(args, "config", None)).detector
+        return moving_threshold_mg(DetectorConfig.from_mapping(dataclasses.asdict(detector)))
+    except (KindpulseError, OSError, TypeError, ValueError):
+        return moving_threshold_mg()
+
+
+def _movement_by_day(
+    store: Store, edges: Sequence[float], moving_mg: float
+) -> tuple[list[float | None], list[float | None]]:
+    """Per day (``edges``: its bounds), the seconds of minutes that were moving (movement at
+    or above ``moving_mg``) and of minutes whose movement is known; None for a day without
+    any (no accelerometer, or a log from before movement was kept)."""
+    import numpy as np
+
+    ends, mg = store.movement_between(edges[0], edges[-1])
+    # A minute belongs to the day its window ends in, as the worn minutes do.
+    day = np.searchsorted(np.asarray(edges), ends, side="left") - 1
+    moving: list[float | None] = []
+    known: list[float | None] = []
+    for i in range(len(edges) - 1):
+        here = day == i
+        n = int(here.sum())
+        known.append(60.0 * n if n else None)
+        moving.append(60.0 * int((mg[here] >= moving_mg).sum()) if n else None)
+    return moving, known
+
+
+def build_review(store: Store, period: Period, moving_mg: float | None = None) -> dict[str, Any]:
+    """The review document (what ``--format json`` prints). ``moving_mg``: a minute with at
+    least this movement counts as moving (default: the detector's threshold, else 20 mg)."""
     import numpy as np
 
     from kindpulse.daemon.reflect import reflection_entries
+    from kindpulse.daemon.store import moving_threshold_mg
 
+    if moving_mg is None:
+        moving_mg = moving_threshold_mg()
     p0, p1 = period.start, period.end
     ms0, ms1 = round(p0 * 1000), round(p1 * 1000)
     buckets = store.window_buckets(p0, p1)
@@ -406,6 +451,7 @@ def build_review(store: Store, period: Period) -> dict[str, Any]:
     snoozes_n = per_day(snoozes)
     prompts_n = per_day(t for t, _ in prompts)
     quiet_n = per_day(t for t, _ in quiet)
+    moving_s, movement_s = _movement_by_day(store, edges, moving_mg)
     days = [
         {
             "date": d.isoformat(),
@@ -419,9 +465,12 @@ def build_review(store: Store, period: Period) -> dict[str, Any]:
             "snoozes": snoozes_n[i],
             "prompts": prompts_n[i],
             "quiet_moments": quiet_n[i],
+            "moving_s": moving_s[i],
+            "movement_s": movement_s[i],
         }
         for i, d in enumerate(period.days)
     ]
+    known = [d for d in days if d["movement_s"] is not None]
     stress = [e for e in episodes if e.kind == "stress"]
     in_period = [k for k in breaks if p0 <= k["start"] < p1]
     quiet_by_reason: dict[str, int] = {}
@@ -443,6 +492,9 @@ def build_review(store: Store, period: Period) -> dict[str, Any]:
             "prompt_outcomes": {o: sum(out == o for _t, out in prompts) for o in OUTCOMES},
             "quiet_moments_by_reason": quiet_by_reason,
             "around_breaks": _around_breaks(in_period),
+            "moving_s": sum(d["moving_s"] for d in known) if known else None,
+            "movement_s": sum(d["movement_s"] for d in known) if known else None,
+            "moving_mg": moving_mg,
         },
         "days": days,
         "episodes": [
@@ -602,6 +654,21 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
+def _movement_lines(s: dict[str, Any]) -> list[str]:
+    """Time on the move, as the strap's motion sensor felt it; nothing when it sensed no
+    movement in the period (a strap without one, or an older log)."""
+    moving, known = s.get("moving_s"), s.get("movement_s")
+    if moving is None or not known:
+        return []
+    if moving > 0:
+        line = f"  You were up and moving for {_hm(moving)}, as the strap's motion sensor felt it"
+    else:
+        line = "  The strap's motion sensor felt you keeping still all along"
+    if known < 0.9 * s["wear_s"]:
+        line += f" (it sensed movement for {_hm(known)} of that time)"
+    return [line + "."]
+
+
 def _summary_extras(doc: dict[str, Any]) -> list[str]:
     s = doc["summary"]
     lines = []
@@ -669,19 +736,31 @@ def _table_lines(days: list[dict[str, Any]]) -> list[str]:
         else:
             label = f"{date.fromisoformat(d['date']):%b %Y}"
         if not rows or rows[-1][0] != label:
-            rows.append((label, {"wear_s": 0.0, "stress_s": 0.0, "episodes": 0, "breaks": 0}))
+            rows.append(
+                (
+                    label,
+                    {"wear_s": 0.0, "stress_s": 0.0, "episodes": 0, "breaks": 0, "moving_s": -1.0},
+                )
+            )
         acc = rows[-1][1]
         acc["wear_s"] += d["wear_s"]
         acc["stress_s"] += d["stress_s"]
         acc["episodes"] += d["episodes"]
         acc["breaks"] += d["breaks_taken"]
+        if d.get("moving_s") is not None:  # -1: not known on any day of the row
+            acc["moving_s"] = max(acc["moving_s"], 0.0) + d["moving_s"]
+    # A column for time on the move only when the motion sensor felt any of the period.
+    with_moving = any(acc["moving_s"] >= 0 for _label, acc in rows)
     head = "day" if len(days) <= DAYS_TABLED else "month"
-    lines = ["", f"  {head:<12}{'worn':>13}{'strain':>13}{'stretches':>11}{'breaks':>8}"]
+    more = f"{'moving':>12}" if with_moving else ""
+    lines = ["", f"  {head:<12}{'worn':>13}{'strain':>13}{'stretches':>11}{'breaks':>8}{more}"]
     for label, acc in rows:
         worn = _hm(acc["wear_s"]) if acc["wear_s"] > 0 else "—"
         strain = _hm(acc["stress_s"]) if acc["stress_s"] > 0 else "—"
+        moving = _hm(acc["moving_s"]) if acc["moving_s"] > 0 else "—"
         lines.append(
             f"  {label:<12}{worn:>12}{strain:>10}{int(acc['episodes']):>11}{int(acc['breaks']):>8}"
+            + (f"{moving:>12}" if with_moving else "")
         )
     return lines
 
@@ -809,6 +888,7 @@ def render_text(doc: dict[str, Any]) -> str:
         if s["active_episodes"]:
             m = s["active_episodes"]
             lines.append(f"  {m} time{'s' if m != 1 else ''} your body was moving or exercising.")
+        lines += _movement_lines(s)
         if s["breaks_taken"]:
             lines.append(f"  Breaks taken: {s['breaks_taken']}.")
         if s["snoozes"]:
@@ -852,6 +932,8 @@ DAY_COLUMNS = (
     "snoozes",
     "prompts",
     "quiet_moments",
+    "moving_s",
+    "movement_s",
 )
 
 
@@ -861,9 +943,10 @@ def cmd_review(args: argparse.Namespace) -> int:
         from kindpulse.daemon.plot import cmd_plot
 
         return cmd_plot(args, period, _state_dir(args))
+    moving_mg = review_moving_mg(args)
     store = Store.open(_state_dir(args))
     try:
-        doc = build_review(store, period)
+        doc = build_review(store, period, moving_mg)
     finally:
         store.close()
     out = sys.stdout
@@ -953,8 +1036,18 @@ def _write_out(path: str | None, pieces: Iterable[bytes]) -> None:
 #: The other tables ``export`` writes: their columns (in CSV and JSON) and the query.
 EXPORT_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "windows": (
-        ("end", "state", "n_beats", "mean_hr", "ln_rmssd", "rmssd", "sdnn", "artifact_pct"),
-        "SELECT t_ms, state, n_beats, mean_hr, ln_rmssd, rmssd, sdnn, artifact_pct"
+        (
+            "end",
+            "state",
+            "n_beats",
+            "mean_hr",
+            "ln_rmssd",
+            "rmssd",
+            "sdnn",
+            "artifact_pct",
+            "movement_mg",
+        ),
+        "SELECT t_ms, state, n_beats, mean_hr, ln_rmssd, rmssd, sdnn, artifact_pct, movement_mg"
         " FROM windows WHERE t_ms >= ? AND t_ms < ? ORDER BY t_ms",
     ),
     "prompts": (
