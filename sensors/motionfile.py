@@ -60,6 +60,8 @@ __all__ = [
 JITTER_TOLERANCE_S = 1.0
 #: The block of sensor time whose least-delayed sample is one point of the lower envelope.
 ENVELOPE_BLOCK_S = 4.0
+#: The share (%) of envelope points allowed under the fitted line.
+ENVELOPE_PERCENTILE = 2.0
 #: A fitted clock rate further than this from the phone's is not a drifting clock but a
 #: wrong column or unit.
 MAX_DRIFT = 0.01
@@ -229,6 +231,7 @@ def parse_motion_bytes(raw: bytes, name: str) -> MotionSamples:
         micros = _iso_column(pad, rows, fstart[:, tc], fend[:, tc], name)
         t0 = float(micros[0] // 1_000_000)
         phone = (micros - int(t0) * 1_000_000).astype(np.float64) / 1e6
+        resolution = _resolution(micros)
     else:
         secs = col[tc]
         if float(secs.min()) < MIN_EPOCH_S:
@@ -239,13 +242,14 @@ def parse_motion_bytes(raw: bytes, name: str) -> MotionSamples:
             )
         t0 = float(math.floor(float(secs[0])))
         phone = secs - t0
+        resolution = 0.0
     _check_order(phone, rows.number, name, "time", JITTER_TOLERANCE_S)
     drift: float | None = None
     if hdr.sensor_col is not None:
         sensor_ns = col[hdr.sensor_col]
         _check_order(sensor_ns / 1e9, rows.number, name, "sensor timestamp", 0.0)
         sensor = (sensor_ns - sensor_ns[0]) / 1e9
-        t, drift = _map_sensor_clock(sensor, phone, name)
+        t, drift = _map_sensor_clock(sensor, phone, resolution, name)
         layout = "polar"
     else:
         t = phone
@@ -499,12 +503,24 @@ def _check_order(t: F64, number: I64, name: str, what: str, tolerance: float) ->
         )
 
 
-def _map_sensor_clock(sensor: F64, phone: F64, name: str) -> tuple[F64, float]:
+def _resolution(micros: I64) -> float:
+    """The step phone times are written in (1 s, 0.1 s … 1 µs), 0 for finer."""
+    for step in (1_000_000, 100_000, 10_000, 1000, 100, 10, 1):
+        if not np.any(micros % step):
+            return step / 1e6
+    return 0.0  # pragma: no cover (micros are whole)
+
+
+def _map_sensor_clock(sensor: F64, phone: F64, resolution: float, name: str) -> tuple[F64, float]:
     """Sample times on the phone's clock from the strap's evenly spaced sensor times: the
-    line ``phone = a + b·sensor`` under the (sensor, phone) points. Returns the times and
-    the strap clock's drift in ppm."""
+    line ``phone = a + b·sensor`` under the (sensor, phone) points. Phone times written in
+    steps of ``resolution`` (cut, not rounded, as date-time formatters do) lie up to one
+    step before the arrival: the line is raised by that step, and the envelope's blocks are
+    long enough (30 steps) to hold an arrival just after a step. Returns the times and the
+    strap clock's drift in ppm."""
     lag = phone - sensor
-    block = np.floor(sensor / ENVELOPE_BLOCK_S).astype(np.int64)
+    block_s = max(ENVELOPE_BLOCK_S, 30.0 * resolution)
+    block = np.floor(sensor / block_s).astype(np.int64)
     starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
     # The least-delayed sample of each block.
     lows = np.minimum.reduceat(lag, starts)
@@ -528,13 +544,16 @@ def _map_sensor_clock(sensor: F64, phone: F64, name: str) -> tuple[F64, float]:
                 break
             keep = new
         r = ys - (intercept + slope * xs)
-        # The line lies under the envelope's bulk: through its low quartile.
-        intercept += float(np.percentile(r[keep], 25))
+        # The line lies under the envelope: latency is never negative, so the least-delayed
+        # blocks are the truest; a low percentile rather than the minimum, so a stray block
+        # (a phone clock stepping back) cannot pull it down.
+        intercept += float(np.percentile(r, ENVELOPE_PERCENTILE))
     if abs(slope) > MAX_DRIFT:
         raise InputDataError(
             f"{name}: the sensor timestamps run {slope * 1e6:+.0f} ppm against the phone's "
             "clock (expected a strap clock within 1 %; are they in ns?)"
         )
+    intercept += resolution
     return intercept + (1.0 + slope) * sensor, -slope / (1.0 + slope) * 1e6
 
 
