@@ -3,7 +3,9 @@
 * One day: a timeline. Top, heart rate (beats per minute) with the wearer's usual range
   as a band; below, heart-rate variability (ln RMSSD, one value per minute) against its
   usual band. Stretches of sustained strain and times of movement are shaded across both,
-  breaks are vertical lines, time without data is hatched. The x axis is local clock time.
+  and so are the minutes the strap's motion sensor felt as moving (movement at or above
+  the moving threshold: the detector's, else 20 mg), where it has one; breaks are vertical
+  lines, time without data is hatched. The x axis is local clock time.
 * More than one day: a heatmap, one row per day and one column per hour, telling how many
   minutes of each hour were sustained strain; hours the strap was worn without strain are
   grey, hours it was not worn are blank, and a dot marks a break. Each row ends with the
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from kindpulse.daemon.review import Period
-    from kindpulse.daemon.store import Store
+    from kindpulse.daemon.store import Store, WindowRow
 
 #: File suffix -> matplotlib format.
 FORMATS = {".png": "png", ".svg": "svg"}
@@ -65,6 +67,7 @@ C_LN = "#2a6f97"
 C_USUAL = "#98c1d9"
 C_STRAIN = "#f4a261"
 C_ACTIVE = "#8fbc8f"
+C_MOVING = "#b5d99c"
 C_BREAK = "#6a4c93"
 C_GAP = "#9e9e9e"
 C_WORN = "#e6e8eb"
@@ -72,6 +75,7 @@ C_TEXT = "#4a4a4a"
 
 STRAIN_LABEL = "sustained strain"
 ACTIVE_LABEL = "moving or exercising"
+MOVING_LABEL = "on the move (motion sensor)"
 BREAK_LABEL = "break taken"
 GAP_LABEL = "no data (strap off or signal lost)"
 USUAL_LABEL = "your usual range"
@@ -230,6 +234,22 @@ def _gaps(
     return [(s, e) for s, e in merged if e - s >= GAP_MIN_S]
 
 
+def moving_spans(windows: Sequence[WindowRow], moving_mg: float) -> list[tuple[float, float]]:
+    """The stretches of minutes the motion sensor felt as moving, as (start, end) in epoch
+    seconds: each minute window with movement at or above ``moving_mg`` covers its minute,
+    and minutes that touch are one stretch."""
+    spans: list[tuple[float, float]] = []
+    for w in windows:
+        if w.movement_mg is None or w.movement_mg < moving_mg:
+            continue
+        a, b = w.end_epoch_s - 60.0, w.end_epoch_s
+        if spans and a <= spans[-1][1] + 1e-3:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    return spans
+
+
 # -- one day: a timeline -------------------------------------------------------------------
 
 
@@ -258,7 +278,7 @@ def series_smooth(
     return xs, ys
 
 
-def _day_figure(mpl: Any, store: Store, period: Period) -> Figure:
+def _day_figure(mpl: Any, store: Store, period: Period, moving_mg: float) -> Figure:
     from matplotlib.dates import DateFormatter, HourLocator, MinuteLocator
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -349,6 +369,19 @@ def _day_figure(mpl: Any, store: Store, period: Period) -> Figure:
                 ax.axvspan(
                     a, b, color=C_ACTIVE, alpha=0.35, lw=0, zorder=2, gid=f"moving-{n_active}"
                 )
+    sensed = [w for w in windows if w.movement_mg is not None]
+    moving = moving_spans(windows, moving_mg)
+    for k, (a_s, b_s) in enumerate(moving, 1):
+        for ax in (ax_hr, ax_ln):
+            ax.axvspan(
+                _x(max(a_s, lo)),
+                _x(min(b_s, hi)),
+                color=C_MOVING,
+                alpha=0.5,
+                lw=0,
+                zorder=1.5,
+                gid=f"on-the-move-{k}",
+            )
     gaps = _gaps(store, lo, hi, [w.end_epoch_s for w in with_beats])
     for k, (a_s, b_s) in enumerate(gaps, 1):
         for ax in (ax_hr, ax_ln):
@@ -448,6 +481,11 @@ def _day_figure(mpl: Any, store: Store, period: Period) -> Figure:
             f"{_hm(strain_s)} in all"
         )
         summary = f"Worn {_hm(worn)}  ·  {what}  ·  {_breaks_taken(len(breaks))}"
+        if sensed:
+            on_the_move = sum(b - a for a, b in moving)
+            summary += (
+                f"  ·  on the move {_hm(on_the_move)}" if on_the_move else "  ·  still all along"
+            )
     else:
         summary = "The strap was not worn on this day."
     fig.text(0.06, 0.94, summary, ha="left", fontsize=10.5, color=C_TEXT)
@@ -461,6 +499,8 @@ def _day_figure(mpl: Any, store: Store, period: Period) -> Figure:
         Line2D([], [], color=C_BREAK, lw=1.6, ls="--", marker="v", label=BREAK_LABEL),
         Patch(facecolor="white", edgecolor=C_GAP, hatch="///", label=GAP_LABEL),
     ]
+    if sensed:  # only where the strap had a motion sensor
+        handles.insert(5, Patch(facecolor=C_MOVING, alpha=0.6, label=MOVING_LABEL))
     fig.legend(
         handles=handles,
         loc="upper left",
@@ -689,8 +729,12 @@ def _week_figure(mpl: Any, store: Store, period: Period) -> Figure:
 # -- entry points --------------------------------------------------------------------------
 
 
-def render_plot(store: Store, period: Period, path: str | Path) -> Path:
+def render_plot(
+    store: Store, period: Period, path: str | Path, moving_mg: float | None = None
+) -> Path:
     """Draw ``period`` from ``store`` to ``path`` (PNG or SVG, from its suffix; 0600).
+    ``moving_mg``: the moving threshold of the day's "on the move" band (default: the
+    detector's, else 20 mg).
 
     Raises :class:`~kindpulse.errors.UsageError` for another suffix,
     :class:`~kindpulse.errors.UnavailableError` when matplotlib is missing and
@@ -699,7 +743,13 @@ def render_plot(store: Store, period: Period, path: str | Path) -> Path:
     path = Path(path)
     fmt = plot_format(path)
     mpl = _matplotlib()
-    fig = (_day_figure if len(period.days) == 1 else _week_figure)(mpl, store, period)
+    if len(period.days) == 1:
+        from kindpulse.daemon.store import moving_threshold_mg
+
+        threshold = moving_threshold_mg() if moving_mg is None else moving_mg
+        fig = _day_figure(mpl, store, period, threshold)
+    else:
+        fig = _week_figure(mpl, store, period)
     buf = io.BytesIO()
     # Text stays text in an SVG (searchable, readable by a screen reader); no timestamps,
     # so the same log gives the same file.
@@ -718,14 +768,16 @@ def render_plot(store: Store, period: Period, path: str | Path) -> Path:
 def cmd_plot(args: argparse.Namespace, period: Period, state_dir: Path) -> int:
     """``review --plot FILE``: check the suffix and matplotlib before opening the log, draw,
     and say where the picture is."""
+    from kindpulse.daemon.review import review_moving_mg
     from kindpulse.daemon.store import Store
 
     path = Path(args.plot)
     plot_format(path)
     _matplotlib()
+    moving_mg = review_moving_mg(args)
     store = Store.open(state_dir)
     try:
-        render_plot(store, period, path)
+        render_plot(store, period, path, moving_mg)
     finally:
         store.close()
     print(f"Plot written to {path}")
@@ -738,6 +790,7 @@ __all__ = [
     "Usual",
     "cmd_plot",
     "hour_grid",
+    "moving_spans",
     "plot_format",
     "render_plot",
     "usual_for",

@@ -246,3 +246,86 @@ def test_without_matplotlib_one_line_and_exit_69(log: Path, tmp_path: Path) -> N
     assert p.returncode == 69, p.stderr
     assert p.stderr == "kindpulse: plots need matplotlib: pip install 'kindpulse[plot]'\n"
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def moving_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two hours from 10:00 on 9 Jan 2026 with a motion sensor: still (5 mg), a walk of 12
+    minutes from 10:20 (180 mg), a fidget minute at 10:50 (25 mg: at the threshold), still
+    again, and the last ten minutes' movement not known."""
+    from kindpulse.daemon.store import WindowRow
+
+    need_matplotlib()
+    state = tmp_path_factory.mktemp("movinglog") / "state"
+    t0 = epoch("2026-01-09T10:00:00")
+    rng = np.random.default_rng(1)
+    with Store.open(state) as store:
+        t = np.arange(t0 + 1.0, t0 + 7200.5, 1.0)
+        store.add_beats(t, np.full(t.size, 1000.0))
+        for m in range(120):
+            walking = 20 <= m < 32
+            mg = 180.0 if walking else 25.0 if m == 50 else 5.0
+            hr = (95.0 if walking else 62.0) + float(rng.normal(0, 1))
+            store.add_window(
+                WindowRow(
+                    t0 + 60.0 * (m + 1),
+                    "active" if walking else "calm",
+                    60,
+                    hr,
+                    3.7 + float(rng.normal(0, 0.05)),
+                    movement_mg=None if m >= 110 else mg,
+                )
+            )
+    return state
+
+
+def test_the_moving_band_is_the_minutes_at_or_above_the_threshold(moving_log: Path) -> None:
+    from kindpulse.daemon.plot import moving_spans
+
+    period = period_from_args(argparse.Namespace(day="2026-01-09", since=None, until=None))
+    t0 = epoch("2026-01-09T10:00:00")
+    with Store.open(moving_log) as store:
+        windows = store.windows_between(period.start, period.end)
+    assert moving_spans(windows, 20.0) == [(t0 + 1200.0, t0 + 1920.0), (t0 + 3000.0, t0 + 3060.0)]
+    assert moving_spans(windows, 30.0) == [(t0 + 1200.0, t0 + 1920.0)]
+    assert moving_spans(windows, 500.0) == []
+
+
+def test_a_day_with_a_motion_sensor_shades_the_minutes_on_the_move(
+    moving_log: Path, tmp_path: Path
+) -> None:
+    from kindpulse.daemon.plot import render_plot
+
+    period = period_from_args(argparse.Namespace(day="2026-01-09", since=None, until=None))
+    svg_path, png_path = tmp_path / "day.svg", tmp_path / "day.png"
+    with Store.open(moving_log) as store:
+        render_plot(store, period, svg_path, moving_mg=30.0)
+    svg = svg_path.read_text()
+    words = svg_text(svg)
+    assert "on the move (motion sensor)" in words and "on the move 12 min" in words
+    assert len(re.findall(r'id="on-the-move-1"', svg)) == 2  # on both panels
+    assert 'id="on-the-move-2"' not in svg  # the fidget minute is under 30 mg
+    assert not UNKIND.search(words), UNKIND.search(words)
+    # The command, with the default threshold (20 mg: the fidget minute counts), as a PNG.
+    p = kp("review", "--day", "2026-01-09", "--plot", str(png_path), "--state-dir", str(moving_log))
+    assert p.returncode == 0, p.stderr
+    w, h = png_size(png_path)
+    assert w >= 1200 and h >= 600
+    keep = _artifacts_dir()
+    if keep is not None:
+        (keep / "review-day-moving.png").write_bytes(png_path.read_bytes())
+
+
+def test_a_day_without_a_motion_sensor_has_no_moving_band(log: Path, tmp_path: Path) -> None:
+    out = tmp_path / "day.svg"
+    p = kp("review", "--day", "2026-01-05", "--plot", str(out), "--state-dir", str(log))
+    assert p.returncode == 0, p.stderr
+    svg = out.read_text()
+    assert "on-the-move" not in svg and "motion sensor" not in svg_text(svg)
+
+
+def _artifacts_dir() -> Path | None:
+    import os
+
+    d = os.environ.get("KINDPULSE_ARTIFACTS")
+    return Path(d) if d else None
