@@ -108,6 +108,7 @@ class Result:
     learnt_s: float | None
     unknown_after: int
     windows_after: int
+    covered: int  # windows whose beats cover at least the detector's min_coverage
     stress: list[tuple[float, float, float]] = field(default_factory=list)  # start, conf, end
     active: int = 0
 
@@ -117,6 +118,13 @@ def run(rec: Recording, with_motion: bool) -> Result:
     d = detect(series, DetectorConfig(), motion=rec.movement if with_motion else None)
     states = [(s.end_s, s.state.value) for s in d.scores]
     learnt = next((t for t, st in states if st in SCORED), None)
+    cfg = DetectorConfig()
+    ends = np.array([t for t, _ in states], dtype=np.float64)
+    csum = np.concatenate(([0.0], np.cumsum(series.rr_ms)))
+    lo = np.searchsorted(series.t_ms, 1000.0 * (ends - cfg.window_s), side="right")
+    hi = np.searchsorted(series.t_ms, 1000.0 * ends, side="right")
+    cover = (csum[hi] - csum[lo]) / (1000.0 * cfg.window_s)
+    need = float(getattr(cfg, "min_coverage", 0.8))
     after = [st for t, st in states if learnt is not None and t >= learnt]
     last_beat = float(series.t_ms[-1]) / 1000.0 if series.t_ms.size else 0.0
     last_move = float(rec.movement.end_s[-1]) if rec.movement and rec.movement.end_s.size else 0.0
@@ -128,6 +136,7 @@ def run(rec: Recording, with_motion: bool) -> Result:
         learnt_s=learnt,
         unknown_after=sum(st == "unknown" for st in after),
         windows_after=len(after),
+        covered=int(np.sum(cover >= need)),
     )
     for e in d.episodes:
         if e.kind == "stress":
@@ -174,6 +183,8 @@ def report(dataset: str, mode: str, results: list[Result]) -> list[str]:
     unk = sum(r.unknown for r in results)
     win_a = sum(r.windows_after for r in results)
     unk_a = sum(r.unknown_after for r in results)
+    covered = sum(r.covered for r in results)
+    need = float(getattr(DetectorConfig(), "min_coverage", 0.8))
     out += [
         "| measure | result |",
         "|---|---|",
@@ -183,6 +194,7 @@ def report(dataset: str, mode: str, results: list[Result]) -> list[str]:
         else "| time covered by beats | – |",
         f"| usual learnt (recordings) | {_frac(len(learnt), len(results))}"
         + (f", after {_minutes(learnt)} min |" if learnt else " |"),
+        f"| windows whose beats cover >= {100 * need:.0f} % of them | {_pct(covered, win)} |",
         f"| windows `unknown`, all | {_pct(unk, win)} |",
         f"| windows `unknown` after the usual was learnt | {_pct(unk_a, win_a)} |",
     ]
