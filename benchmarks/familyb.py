@@ -56,6 +56,7 @@ Deterministic for a scenario (its seed is part of it). All synthetic.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -363,9 +364,7 @@ def _apply_faults(
                 kept.sort()
             before = [x for x in times if x < a]
             after = [x for x in times if x >= b]
-            if len(kept) > 6 and not any(
-                k2 - k1 > 2500.0 for k1, k2 in zip(kept[:-1], kept[1:], strict=True)
-            ):
+            if len(kept) > 6 and not any(k2 - k1 > 2500.0 for k1, k2 in itertools.pairwise(kept)):
                 mid = len(kept) // 2
                 lo = kept[mid]
                 kept = [x for x in kept if not (lo < x < lo + 2700.0)]
@@ -417,7 +416,7 @@ def generate(sc: Scenario) -> Beats:
     """Beats, truth and levels for a scenario; deterministic (the seed is the scenario's)."""
     s_draw, s_level, s_beat, s_fault, s_move = np.random.SeedSequence(sc.seed).spawn(5)
     drawn = _draw(sc, np.random.default_rng(s_draw))
-    n = int(math.ceil(sc.duration_s)) + 2
+    n = math.ceil(sc.duration_s) + 2
     r_level = np.random.default_rng(s_level)
     d_hr, lnf = _effect_curves(drawn, n)
     drift_sd = float(r_level.uniform(1.5, 3.0))
@@ -434,7 +433,7 @@ def generate(sc: Scenario) -> Beats:
     rr_ms = np.diff(np.concatenate(([0], ticks))).astype(np.float64) * TICK_MS
     # After a dropout the strap reports the beat's own interval (not the time since the
     # last beat it sent): the timestamps show the jump.
-    for a, b in drops:
+    for _a, b in drops:
         j = int(np.searchsorted(t_ms, b * 1000.0))
         if 0 < j < t_ms.size:
             rr_ms[j] = float(np.round(np.median(rr_ms[max(0, j - 5) : j]) / TICK_MS)) * TICK_MS
@@ -580,7 +579,7 @@ def accelerometer_chunks(
     starts = np.array([m.start_s for m in moves])
     total = float(moves[-1].end_s)
     # Gesture seconds and transition bursts, decided up front per second.
-    n_sec = int(math.ceil(total))
+    n_sec = math.ceil(total)
     sec_act = np.clip(np.searchsorted(starts, np.arange(n_sec) + 0.5, side="right") - 1, 0, None)
     rates = np.array([m.gesture_rate for m in moves])[sec_act]
     gesture = rng.uniform(size=n_sec) < rates
@@ -590,10 +589,10 @@ def accelerometer_chunks(
         if m.burst_at_start and i > 0:
             bursts.append((m.start_s, float(rng.uniform(2.0, 4.0)), float(rng.uniform(150, 400))))
         if m.activity == "lying":
-            t = m.start_s + float(rng.uniform(600.0, 2400.0))
-            while t < m.end_s - 10:
-                bursts.append((t, float(rng.uniform(1.0, 3.0)), float(rng.uniform(50, 200))))
-                t += float(rng.uniform(1200.0, 2400.0))
+            turn = m.start_s + float(rng.uniform(600.0, 2400.0))
+            while turn < m.end_s - 10:
+                bursts.append((turn, float(rng.uniform(1.0, 3.0)), float(rng.uniform(50, 200))))
+                turn += float(rng.uniform(1200.0, 2400.0))
     burst_arr = np.array(bursts) if bursts else np.empty((0, 3))
     lean_s = np.array([p.lean for p in params])
     sqrt3 = math.sqrt(3.0)
