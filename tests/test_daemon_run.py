@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -236,6 +237,14 @@ def test_replay_of_a_recording_runs_through(tmp_path: Path) -> None:
     assert doc["beats"] == 4684
     assert doc["last_beat"].startswith("2026-03-02T")
     assert "sustained strain noticed" not in p.stderr
+    # An RR file has no accelerometer: status says so, and the log's minutes have no
+    # movement (not known, never 0).
+    assert doc["movement"] is None
+    text = kp("status", "--state-dir", str(tmp_path / "s")).stdout
+    assert "movement:    no accelerometer data" in text
+    db = sqlite3.connect(tmp_path / "s" / "kindpulse.sqlite3")
+    assert db.execute("SELECT count(*), count(movement_mg) FROM windows").fetchone()[1] == 0
+    db.close()
 
 
 def test_beats_without_skin_contact_make_their_windows_unknown() -> None:
@@ -417,6 +426,90 @@ def test_the_log_gets_gaps_their_true_length_baselines_hourly_and_device_events(
     assert review["quality"]["gaps"] == 2
     assert review["quality"]["gap_s"] == pytest.approx(65.0, abs=5.0)
     assert review["baseline"][0]["date"] == "2026-11-24"
+
+
+def test_a_simulated_day_logs_each_minutes_movement_and_the_review_tells_it(
+    tmp_path: Path,
+) -> None:
+    """``run --source sim``: the simulated wearer's movement reaches every minute row of the
+    log (walks and stairs moving, desk and calm still), the status file and the review."""
+    state = tmp_path / "state"
+    p = kp(
+        "run",
+        "--source",
+        "sim",
+        "--scenario",
+        "confounders",
+        "--speed",
+        "3000",
+        "--until-end",
+        "--start",
+        "2026-11-24T10:00:00",
+        "--state-dir",
+        str(state),
+    )
+    assert p.returncode == 0, p.stderr
+    start = datetime.fromisoformat("2026-11-24T10:00:00").astimezone().timestamp()
+    db = sqlite3.connect(state / "kindpulse.sqlite3")
+    rows = db.execute("SELECT t_ms, movement_mg FROM windows ORDER BY t_ms").fetchall()
+    db.close()
+    by_min = {round((t / 1000 - start) / 60): mg for t, mg in rows}
+    assert len(rows) > 150 and sum(mg is None for _t, mg in rows) <= 2  # (the dropout)
+    walk = [by_min[m] for m in range(124, 133)] + [by_min[m] for m in range(177, 181)]
+    desk = [by_min[m] for m in (*range(20, 28), *range(160, 175))]
+    assert all(mg is not None and 120 <= mg <= 250 for mg in walk), walk
+    assert all(mg is not None and mg < 10 for mg in desk), desk
+    assert by_min[101] is not None and by_min[101] >= 200  # the stairs
+    doc = json.loads((state / "status.json").read_text())
+    assert doc["movement"]["state"] == "still" and doc["movement"]["mg"] < 10
+    assert doc["movement"]["at"].startswith("2026-11-24T13:1")
+    review = kp("review", "--day", "2026-11-24", "--format", "json", "--state-dir", str(state))
+    s = json.loads(review.stdout)["summary"]
+    # 10 + 5 min of walking and 2 of stairs; a minute either side where half was moving.
+    assert 15 * 60 <= s["moving_s"] <= 20 * 60, s["moving_s"]
+    text = kp("review", "--day", "2026-11-24", "--state-dir", str(state)).stdout
+    assert "You were up and moving for 1" in text and "motion sensor" in text
+
+
+def test_status_shows_the_movement_a_running_daemon_last_saw(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [
+            KINDPULSE,
+            "run",
+            "--source",
+            "sim",
+            "--scenario",
+            "exercise",
+            "--speed",
+            "60",
+            "--state-dir",
+            str(state),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            out = kp("status", "--state-dir", str(state)).stdout
+            line = next((x for x in out.splitlines() if x.startswith("movement:")), "")
+            seen.append(line)
+            if line.startswith("movement:    moving ("):
+                break
+            time.sleep(0.3)
+        doc = json.loads(kp("status", "--state-dir", str(state), "--json").stdout)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    # Still at first (a calm start), then moving once the bout begins, with mg and time.
+    assert any(x.startswith("movement:    still (") for x in seen), seen
+    assert re.fullmatch(r"movement:    moving \(\d+ mg, \d\d:\d\d today\)", seen[-1]), seen
+    assert doc["running"] is True
+    assert doc["status"]["movement"]["state"] in ("moving", "still")
+    assert doc["status"]["movement"]["moving_mg"] > 0
 
 
 def _sim_run(state: Path, start: datetime, answer: str) -> Any:
