@@ -197,6 +197,8 @@ def parse_motion_bytes(raw: bytes, name: str) -> MotionSamples:
         ) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = b"   " + raw[3:]
+    if not raw.strip():
+        raise InputDataError(f"{name}: no accelerometer samples found (the file is empty)")
     buf = np.frombuffer(raw, dtype=np.uint8)
     lines = _lines(buf)
     if lines.start.size == 0:
