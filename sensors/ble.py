@@ -20,6 +20,11 @@ supervises the link for as long as it runs:
   failed connection attempts are paced by exponential backoff with jitter
   (:func:`backoff_delay`), which restarts after a connection that delivered beats;
 * a watchdog reconnects when no RR interval arrived for ``watchdog_s`` while connected;
+* when the strap also offers Polar Measurement Data (:mod:`kindpulse.sensors.pmd`, the
+  accelerometer of Polar straps) and ``accelerometer`` is on, it starts the accelerometer
+  stream once heart rate flows (heart rate never waits for it, and goes on when it
+  fails) and yields one :class:`~kindpulse.types.Movement` per second, on every
+  connection;
 * ``close()`` stops the notifications and disconnects.
 
 bleak is imported lazily, inside the functions that use it, so importing this module (or
@@ -39,9 +44,33 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from kindpulse.errors import ConfigError, UnavailableError
-from kindpulse.types import Beat, Gap
+from kindpulse.types import Beat, Gap, Movement
 
 from .hrm import ParseStats, backdate, parse_hrm
+from .pmd import (
+    PMD_CONTROL_POINT_UUID,
+    PMD_DATA_UUID,
+    PMD_SERVICE_UUID,
+    WANTED_RANGE_G,
+    WANTED_RATE_HZ,
+    WANTED_RESOLUTION,
+    AccSamples,
+    AccTimeline,
+    CpResponse,
+    CpStatus,
+    MovementAccumulator,
+    OpCode,
+    PmdError,
+    PmdStats,
+    Setting,
+    choose_acc_settings,
+    parse_acc_frame,
+    parse_cp_response,
+    parse_settings,
+    settings_request,
+    start_request,
+    stop_request,
+)
 from .source import SourceCounters, SourceStatus
 
 if TYPE_CHECKING:
@@ -60,6 +89,7 @@ __all__ = [
     "BleConfig",
     "BleHeartRateSource",
     "FoundDevice",
+    "MotionStatus",
     "backoff_delay",
     "describe_bluetooth_problem",
     "scan",
@@ -78,6 +108,12 @@ HR_ONLY_FRAMES = 10
 IO_TIMEOUT_S = 10.0
 #: The "not found" and "Bluetooth unavailable" reports repeat at most this rarely.
 MAX_REPORT_INTERVAL_S = 900.0
+#: Upper bound of one PMD control point request (write and indication).
+PMD_TIMEOUT_S = 5.0
+
+#: What the stream yields: beats, gaps, seconds of movement, and raw accelerometer
+#: samples when asked for (``BleConfig.acc_samples``).
+BleItem = Beat | Gap | Movement | AccSamples
 
 _PERMISSION_HINT = (
     "permission denied on the system D-Bus talking to BlueZ: allow your user to use "
@@ -107,6 +143,10 @@ class BleConfig:
     ``use_start_notify``: subscribe with BlueZ ``StartNotify`` (default, D-Bus signals);
     False uses ``AcquireNotify`` (a socket per subscription), which some adapters and
     straps handle better and which costs less per notification.
+    ``accelerometer``: start the accelerometer of a strap that offers Polar Measurement
+    Data and yield one :class:`~kindpulse.types.Movement` a second.
+    ``acc_samples``: also yield the raw samples (:class:`~kindpulse.sensors.pmd.AccSamples`)
+    from :meth:`BleHeartRateSource.stream_with_samples` (for ``kindpulse record``).
     """
 
     address: str | None = None
@@ -119,6 +159,8 @@ class BleConfig:
     connect_timeout_s: float = 20.0
     adapter: str | None = None
     use_start_notify: bool = True
+    accelerometer: bool = True
+    acc_samples: bool = False
 
     def __post_init__(self) -> None:
         for field_name in (
@@ -131,8 +173,9 @@ class BleConfig:
         ):
             value = getattr(self, field_name)
             if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
-                raise ConfigError(f"ble.{field_name} must be a positive number of seconds, "
-                                  f"got {value!r}")
+                raise ConfigError(
+                    f"ble.{field_name} must be a positive number of seconds, got {value!r}"
+                )
         if self.backoff_max_s < self.backoff_initial_s:
             raise ConfigError(
                 f"ble.backoff_max_s ({self.backoff_max_s:g}) must be at least "
@@ -238,9 +281,7 @@ def describe_bluetooth_problem(exc: BaseException) -> str | None:
             "DBUS_SYSTEM_BUS_ADDRESS): is the dbus service running?"
         )
     if isinstance(exc, BleakError) and str(exc).startswith("adapter '"):
-        return (
-            f"Bluetooth {exc}: check the configured adapter name against 'bluetoothctl list'"
-        )
+        return f"Bluetooth {exc}: check the configured adapter name against 'bluetoothctl list'"
     return None
 
 
@@ -327,14 +368,79 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+@dataclass(frozen=True, slots=True)
+class MotionStatus:
+    """The accelerometer side of the link (all counts since the source was created).
+
+    ``streaming``: accelerometer frames are flowing on the current connection;
+    ``rate_hz`` / ``range_g``: what it was started with (``None`` before the first
+    start); ``starts`` / ``start_failures``: accelerometer starts that succeeded and
+    failed; ``frames`` / ``samples`` / ``dropped``: data frames received, samples decoded,
+    frames dropped as malformed or of another type; ``movements``: seconds of movement
+    delivered; ``late``: samples dropped because their second was already given out.
+    """
+
+    streaming: bool = False
+    rate_hz: int | None = None
+    range_g: int | None = None
+    starts: int = 0
+    start_failures: int = 0
+    frames: int = 0
+    samples: int = 0
+    dropped: int = 0
+    movements: int = 0
+    late: int = 0
+
+
+class _PmdLink:
+    """The accelerometer stream of one connection."""
+
+    def __init__(self) -> None:
+        self.responses: asyncio.Queue[CpResponse] = asyncio.Queue()
+        self.rate_hz = WANTED_RATE_HZ
+        self.range_g = WANTED_RANGE_G
+        self.resolution = WANTED_RESOLUTION
+        self.factor: float | None = None
+        self.requested = False  # a start request went out: frames are expected
+        self.streaming = False  # the strap confirmed the start
+        self.timeline = AccTimeline(self.rate_hz)
+        self.accumulator = MovementAccumulator()
+
+    def configure(self, chosen: dict[Setting, int]) -> None:
+        self.rate_hz = chosen[Setting.SAMPLE_RATE]
+        self.range_g = chosen.get(Setting.RANGE, WANTED_RANGE_G)
+        self.resolution = chosen.get(Setting.RESOLUTION, WANTED_RESOLUTION)
+        self.timeline = AccTimeline(self.rate_hz)
+        self.requested = True
+
+    def started(self, response: CpResponse) -> None:
+        """A successful start response (its factor scales compressed frames)."""
+        try:
+            factors = parse_settings(response.parameters).get(Setting.FACTOR, ())
+        except PmdError as exc:
+            logger.debug("PMD start response parameters: %s", exc)
+            factors = ()
+        self.factor = float(factors[0]) if factors else None
+        self.streaming = True
+
+
 class BleHeartRateSource:
     """A :class:`~kindpulse.sensors.source.BeatSource` reading a BLE heart-rate strap.
 
     ``stream()`` starts the supervision (it can be iterated once) and yields
     :class:`~kindpulse.types.Beat` items whose ``t`` is the back-dated arrival time on
-    ``clock`` (seconds; ``time.time`` by default, so wall-clock epoch seconds) and a
-    :class:`~kindpulse.types.Gap` on every loss of a streaming link; it ends after
-    :meth:`close`. ``status`` is a snapshot for status displays.
+    ``clock`` (seconds; ``time.time`` by default, so wall-clock epoch seconds), a
+    :class:`~kindpulse.types.Gap` on every loss of a streaming link, and, from a strap
+    with Polar Measurement Data, one :class:`~kindpulse.types.Movement` per second on the
+    same clock; it ends after :meth:`close`. ``status`` and ``motion_status`` are
+    snapshots for status displays.
+
+    Accelerometer samples are placed on the clock by
+    :class:`~kindpulse.sensors.pmd.AccTimeline`: spaced by the strap's own timestamps,
+    each frame anchored so that its last sample is at its arrival time less the delivery
+    latency above the smallest one seen (so notification jitter does not move them), and
+    grouped into whole seconds by :class:`~kindpulse.sensors.pmd.MovementAccumulator`
+    (an open second is carried to the next frame and dropped when the link breaks).
 
     ``rng`` seeds the backoff jitter (tests).
     """
@@ -350,7 +456,7 @@ class BleHeartRateSource:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._stats = ParseStats()
-        self._queue: asyncio.Queue[Beat | Gap | None] | None = None
+        self._queue: asyncio.Queue[BleItem | None] | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -379,6 +485,14 @@ class BleHeartRateSource:
         self._link_losses = 0
         self._watchdog_trips = 0
         self._gaps = 0
+        # accelerometer
+        self._pmd_stats = PmdStats()
+        self._pmd: _PmdLink | None = None
+        self._pmd_warned = False  # a failed start was logged; the next only at debug
+        self._pmd_starts = 0
+        self._pmd_failures = 0
+        self._movements = 0
+        self._late = 0
 
     @property
     def config(self) -> BleConfig:
@@ -408,15 +522,42 @@ class BleHeartRateSource:
             ),
         )
 
-    async def stream(self) -> AsyncIterator[Beat | Gap]:
-        """Beats and gaps until :meth:`close`; the supervision starts on first use.
+    @property
+    def motion_status(self) -> MotionStatus:
+        """A snapshot of the accelerometer stream."""
+        link = self._pmd
+        stats = self._pmd_stats
+        return MotionStatus(
+            streaming=bool(link and link.streaming and self._connected),
+            rate_hz=link.rate_hz if link and link.requested else None,
+            range_g=link.range_g if link and link.requested else None,
+            starts=self._pmd_starts,
+            start_failures=self._pmd_failures,
+            frames=stats.frames,
+            samples=stats.samples,
+            dropped=stats.dropped_short + stats.dropped_type + stats.dropped_malformed,
+            movements=self._movements,
+            late=self._late + (link.accumulator.late if link else 0),
+        )
+
+    async def stream(self) -> AsyncIterator[Beat | Gap | Movement]:
+        """Beats, gaps and seconds of movement until :meth:`close`; the supervision starts
+        on first use.
 
         Leaving the loop early does not stop the source: call :meth:`close`.
         """
+        async for item in self.stream_with_samples():
+            if not isinstance(item, AccSamples):
+                yield item
+
+    async def stream_with_samples(self) -> AsyncIterator[BleItem]:
+        """As :meth:`stream`, and with ``acc_samples`` configured also the raw
+        accelerometer samples of every frame (:class:`~kindpulse.sensors.pmd.AccSamples`),
+        each frame's before the seconds of movement it completes."""
         if self._task is not None or self._closing:
             raise RuntimeError("BleHeartRateSource.stream() can be used once, before close()")
         self._loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Beat | Gap | None] = asyncio.Queue()
+        queue: asyncio.Queue[BleItem | None] = asyncio.Queue()
         self._queue = queue
         self._wake = asyncio.Event()
         task = self._task = self._loop.create_task(self._supervise())
@@ -467,8 +608,9 @@ class BleHeartRateSource:
                         or f"Bluetooth scan failed: {_one_line(exc)}; retrying"
                     )
                     await self._pause(
-                        backoff_delay(unavailable, cfg.backoff_initial_s, cfg.backoff_max_s,
-                                      self._rng)
+                        backoff_delay(
+                            unavailable, cfg.backoff_initial_s, cfg.backoff_max_s, self._rng
+                        )
                     )
                     unavailable += 1
                     continue
@@ -612,6 +754,8 @@ class BleHeartRateSource:
 
         streaming = False
         gap_reason: str | None = None
+        pmd_task: asyncio.Task[None] | None = None
+        self._pmd = None
         try:
             self._connecting = True  # close() may cancel a pending connection at once
             try:
@@ -619,7 +763,8 @@ class BleHeartRateSource:
             except Exception as exc:
                 self._failed += 1
                 self._connect_problem.report(
-                    f"could not connect to {self._label()}: {_one_line(exc)}; retrying")
+                    f"could not connect to {self._label()}: {_one_line(exc)}; retrying"
+                )
                 return _End.FAILED
             finally:
                 self._connecting = False
@@ -645,7 +790,8 @@ class BleHeartRateSource:
                 self._failed += 1
                 self._connect_problem.report(
                     f"could not subscribe to heart rate from {self._label()}: "
-                    f"{_one_line(exc)}; reconnecting")
+                    f"{_one_line(exc)}; reconnecting"
+                )
                 return _End.FAILED
             self._connect_problem.reset()
             streaming = True
@@ -655,6 +801,9 @@ class BleHeartRateSource:
             self._frames_without_rr = 0
             self._last_rr = self._loop.time()
             logger.info("connected to %s; receiving heart rate", self._label())
+            if cfg.accelerometer and client.services.get_service(PMD_SERVICE_UUID) is not None:
+                # heart rate flows already; the accelerometer starts beside it
+                pmd_task = self._loop.create_task(self._start_pmd(client))
             gap_reason = await self._watch_link(client)
             if gap_reason is None:
                 return _End.CLOSED
@@ -662,12 +811,24 @@ class BleHeartRateSource:
         finally:
             self._connected = False
             self._client = None  # later callbacks of this client are ignored
+            if pmd_task is not None:
+                pmd_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pmd_task
+            link = self._pmd
+            if link is not None:
+                self._late += link.accumulator.late
+                link.accumulator.late = 0
+                link.accumulator.reset()  # the open second ends with the link
             if gap_reason is not None:
                 self._emit(Gap(self._clock(), gap_reason))
+            if link is not None and link.requested and self._closing and client.is_connected:
+                await self._stop_pmd(client, link)
             if streaming and self._closing and client.is_connected:
                 try:
-                    await asyncio.wait_for(client.stop_notify(HEART_RATE_MEASUREMENT_UUID),
-                                           IO_TIMEOUT_S)
+                    await asyncio.wait_for(
+                        client.stop_notify(HEART_RATE_MEASUREMENT_UUID), IO_TIMEOUT_S
+                    )
                 except Exception as exc:
                     logger.debug("stop_notify on %s: %s", self._label(), _one_line(exc))
             # Always disconnect, even after a link loss: it releases the client's own
@@ -689,8 +850,9 @@ class BleHeartRateSource:
                 return None
             if self._link_lost or not client.is_connected:
                 self._link_losses += 1
-                logger.warning("lost the link to %s; reconnecting as soon as it is back",
-                               self._label())
+                logger.warning(
+                    "lost the link to %s; reconnecting as soon as it is back", self._label()
+                )
                 return "link lost"
             now = loop.time()
             rr_deadline = self._last_rr + cfg.watchdog_s
@@ -698,7 +860,8 @@ class BleHeartRateSource:
                 self._watchdog_trips += 1
                 logger.warning(
                     "no RR interval from %s for %g s although connected; reconnecting",
-                    self._label(), cfg.watchdog_s,
+                    self._label(),
+                    cfg.watchdog_s,
                 )
                 return f"no RR interval for {cfg.watchdog_s:g} s"
             if now >= next_battery:
@@ -718,8 +881,9 @@ class BleHeartRateSource:
             logger.debug("%s has no Battery Level characteristic", self._label())
             return
         except Exception as exc:
-            logger.debug("reading the battery level of %s failed: %s", self._label(),
-                         _one_line(exc))
+            logger.debug(
+                "reading the battery level of %s failed: %s", self._label(), _one_line(exc)
+            )
             return
         if not data or data[0] > 100:
             logger.debug("%s reported an invalid battery level %r", self._label(), bytes(data))
@@ -728,12 +892,14 @@ class BleHeartRateSource:
         if level != self._battery:
             logger.log(
                 logging.WARNING if level <= 10 else logging.INFO,
-                "%s battery: %d %%%s", self._label(), level,
+                "%s battery: %d %%%s",
+                self._label(),
+                level,
                 " (low: replace the strap's coin cell soon)" if level <= 10 else "",
             )
         self._battery = level
 
-    def _emit(self, item: Beat | Gap) -> None:
+    def _emit(self, item: BleItem) -> None:
         assert self._queue is not None
         if isinstance(item, Gap):
             self._gaps += 1
@@ -777,3 +943,154 @@ class BleHeartRateSource:
         put = self._queue.put_nowait
         for beat in beats:
             put(beat)
+
+    # -- accelerometer (Polar Measurement Data) ------------------------------------------
+
+    async def _start_pmd(self, client: BleakClient) -> None:
+        """Start the accelerometer stream on this connection; a failure is reported (once
+        until a start succeeds) and heart rate goes on."""
+        link = self._pmd = _PmdLink()
+
+        def on_control(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+            if client is self._client:
+                self._on_pmd_control(link, data)
+
+        def on_data(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+            if client is self._client:
+                self._on_pmd_data(link, data)
+
+        try:
+            await asyncio.wait_for(
+                client.start_notify(
+                    PMD_CONTROL_POINT_UUID, on_control, bluez={"use_start_notify": True}
+                ),
+                PMD_TIMEOUT_S,
+            )
+            await asyncio.wait_for(
+                client.start_notify(
+                    PMD_DATA_UUID, on_data, bluez={"use_start_notify": self._cfg.use_start_notify}
+                ),
+                PMD_TIMEOUT_S,
+            )
+            offered = await self._pmd_request(client, link, settings_request())
+            if not offered.ok:
+                raise PmdError(f"the settings request was refused ({offered.status_text})")
+            chosen = choose_acc_settings(parse_settings(offered.parameters))
+            link.configure(chosen)
+            started = await self._pmd_request(client, link, start_request(chosen))
+            if started.status == CpStatus.ALREADY_IN_STATE:
+                # a stream left running from before: stop it and start ours
+                await self._pmd_request(client, link, stop_request())
+                started = await self._pmd_request(client, link, start_request(chosen))
+            if not started.ok:
+                raise PmdError(f"the start request was refused ({started.status_text})")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._pmd_failures += 1
+            link.requested = False
+            if isinstance(exc, asyncio.TimeoutError):
+                why = f"no answer within {PMD_TIMEOUT_S:g} s"
+            else:
+                why = _one_line(exc)
+            logger.log(
+                logging.DEBUG if self._pmd_warned else logging.WARNING,
+                "could not start the accelerometer of %s: %s; heart rate goes on without movement",
+                self._label(),
+                why,
+            )
+            self._pmd_warned = True
+            return
+        self._pmd_starts += 1
+        self._pmd_warned = False
+        logger.info(
+            "receiving movement from %s (accelerometer at %d Hz, range %d G)",
+            self._label(),
+            link.rate_hz,
+            link.range_g,
+        )
+
+    async def _pmd_request(self, client: BleakClient, link: _PmdLink, request: bytes) -> CpResponse:
+        """Write one control point request and wait for its response (continuations
+        merged)."""
+        op = request[0]
+        while not link.responses.empty():  # answers to earlier requests that timed out
+            link.responses.get_nowait()
+        await asyncio.wait_for(
+            client.write_gatt_char(PMD_CONTROL_POINT_UUID, request, response=True),
+            PMD_TIMEOUT_S,
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PMD_TIMEOUT_S
+        first: CpResponse | None = None
+        params = b""
+        while True:
+            response = await asyncio.wait_for(link.responses.get(), deadline - loop.time())
+            if response.op != op:
+                logger.debug("PMD response to op %d while waiting for op %d", response.op, op)
+                continue
+            first = first or response
+            params += response.parameters
+            if not response.more:
+                break
+        assert first is not None
+        return CpResponse(first.op, first.measurement, first.status, False, params)
+
+    async def _stop_pmd(self, client: BleakClient, link: _PmdLink) -> None:
+        """Ask the strap to stop the accelerometer (on close; a link loss stops it)."""
+        try:
+            await asyncio.wait_for(self._pmd_request(client, link, stop_request()), PMD_TIMEOUT_S)
+        except Exception as exc:
+            logger.debug("stopping the accelerometer of %s: %s", self._label(), _one_line(exc))
+        link.streaming = False
+        for uuid in (PMD_DATA_UUID, PMD_CONTROL_POINT_UUID):
+            try:
+                await asyncio.wait_for(client.stop_notify(uuid), IO_TIMEOUT_S)
+            except Exception as exc:
+                logger.debug("stop_notify %s on %s: %s", uuid, self._label(), _one_line(exc))
+
+    def _on_pmd_control(self, link: _PmdLink, data: bytearray) -> None:
+        """A control point indication of the current client (on the loop)."""
+        try:
+            response = parse_cp_response(data)
+        except PmdError:
+            if len(data) >= 2 and data[0] == 0x01:  # the strap stopped a stream itself
+                if link.streaming:
+                    logger.info("%s stopped its accelerometer stream", self._label())
+                link.streaming = False
+            else:
+                logger.debug("PMD control point: %s", bytes(data).hex(" "))
+            return
+        if response.op == OpCode.START and response.ok:
+            link.started(response)  # before any data frame that follows it is handled
+        link.responses.put_nowait(response)
+
+    def _on_pmd_data(self, link: _PmdLink, data: bytearray) -> None:
+        """A PMD data notification of the current client (on the loop)."""
+        arrival = self._clock()
+        if not link.requested:
+            return
+        frame = parse_acc_frame(
+            data,
+            self._pmd_stats,
+            factor=link.factor,
+            range_g=link.range_g,
+            resolution=link.resolution,
+        )
+        if frame is None:
+            return
+        sensor_ns, times = link.timeline.place(frame.sensor_ns, frame.mg.shape[0], arrival)
+        if self._cfg.acc_samples:
+            mg = frame.mg
+            self._emit(
+                AccSamples(
+                    tuple(times.tolist()),
+                    tuple(sensor_ns),
+                    tuple(mg[:, 0].tolist()),
+                    tuple(mg[:, 1].tolist()),
+                    tuple(mg[:, 2].tolist()),
+                )
+            )
+        for movement in link.accumulator.add(times, frame.mg):
+            self._movements += 1
+            self._emit(movement)

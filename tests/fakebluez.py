@@ -15,31 +15,41 @@ the real bleak over a simulated BlueZ"):
   and sets ``ServicesResolved``; ``Disconnect`` and link loss undo that;
 * ``StartNotify`` / ``StopNotify`` (values as ``PropertiesChanged`` on ``Value``) and
   ``AcquireNotify`` (a ``SOCK_SEQPACKET`` socket pair: one end passed to the client with
-  the MTU, as BlueZ does; the client closing its end releases the notification).
+  the MTU, as BlueZ does; the client closing its end releases the notification);
+* opt-in per device, Polar Measurement Data (service ``FB005C80-…``): a control point
+  (write + indicate) that answers the settings, start and stop requests for the
+  accelerometer as a Polar strap does (or refuses the start with a chosen error), and a
+  data characteristic (notify) that streams a scripted accelerometer signal in real time
+  once started, in frames of the chosen type, with the strap's own sample timestamps.
 
 A control interface on the same connection (name ``org.kindpulse.FakeBlueZ``) lets a test
 add / remove the adapter and devices, switch advertising, drop links, send or pump
-Heart Rate Measurement frames, make connection attempts fail, and see what the client
-called: every call is also broadcast as an ``Event(kind, detail)`` signal.
+Heart Rate Measurement frames, give a device an accelerometer script, make connection
+attempts fail, and see what the client called: every call is also broadcast as an
+``Event(kind, detail)`` signal.
 
 Imported by the tests, the module gives the helpers to start a private bus
 (:class:`PrivateBus`), start this fake in a subprocess (:class:`FakeBluezProcess`),
-drive it (:class:`FakeControl`) and build frames (:func:`hrm_frame`).
+drive it (:class:`FakeControl`) and build frames (:func:`hrm_frame`, :func:`acc_frame`)
+and accelerometer scripts (:func:`motion_script`).
 """
 
 import argparse
 import asyncio
 import contextlib
+import math
 import os
+import random
 import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -88,6 +98,7 @@ PathList = Annotated[list[str], DBusSignature("ao")]
 Bytes = Annotated[bytes, DBusSignature("ay")]
 ByteArrays = Annotated[list[bytes], DBusSignature("aay")]
 ManufacturerData = Annotated[dict[int, Variant], DBusSignature("a{qv}")]
+Triples = Annotated[list[list[int]], DBusSignature("a(nnn)")]
 CountsDict = Annotated[dict[str, int], DBusSignature("a{su}")]
 EventBody = Annotated[list[str], DBusSignature("ss")]
 
@@ -173,6 +184,40 @@ def acc_frame(
         out += bytes([width, len(chunk)])
         out += packed.to_bytes((len(deltas) * width + 7) // 8, "little")
     return bytes(out)
+
+
+def motion_script(
+    phases: Sequence[tuple[str, float]],
+    *,
+    rate: int = 25,
+    gravity_axis: int = 2,
+    gravity_sign: int = 1,
+    mg_per_count: float = 1.0,
+    seed: int = 7,
+) -> list[tuple[int, int, int]]:
+    """An accelerometer signal of a strap on the chest, as integers of ``mg_per_count``.
+
+    ``phases``: ``("still", seconds)`` (about 1.7 mg of noise per axis: a movement of
+    about 3 mg) or ``("walk", seconds)`` (a 2 Hz bounce of 212 mg peak along gravity: a
+    movement of about 150 mg). Gravity (1000 mg) lies on ``gravity_axis`` with
+    ``gravity_sign``.
+    """
+    rng = random.Random(seed)
+    out: list[tuple[int, int, int]] = []
+    k = 0
+    for kind, seconds in phases:
+        for _ in range(round(seconds * rate)):
+            v = [rng.gauss(0.0, 1.7) for _ in range(3)]
+            v[gravity_axis] += gravity_sign * 1000.0
+            if kind == "walk":
+                v[gravity_axis] += 212.0 * math.sin(2.0 * math.pi * 2.0 * k / rate)
+            elif kind != "still":
+                raise ValueError(f"unknown phase {kind!r}")
+            out.append(
+                (round(v[0] / mg_per_count), round(v[1] / mg_per_count), round(v[2] / mg_per_count))
+            )
+            k += 1
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -297,6 +342,10 @@ class World:
         char = device.hrm
         if char is None or not device.connected:
             return False
+        return self.notify(char, frame)
+
+    def notify(self, char: "FakeCharacteristic", frame: bytes) -> bool:
+        """A notification or indication of ``char`` to whoever subscribed."""
         delivered = False
         if char.sessions:
             char.value = frame
@@ -466,6 +515,7 @@ class FakeDevice(ServiceInterface):
         self.pump_index = 0
         self.gatt: list[tuple[str, ServiceInterface]] = []
         self.hrm: FakeCharacteristic | None = None
+        self.pmd: FakePmd | None = None  # Polar Measurement Data, when the device has it
 
     @dbus_property(access=PropertyAccess.READ)
     def Address(self) -> DBusStr:
@@ -521,7 +571,8 @@ class FakeDevice(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def UUIDs(self) -> StrList:
-        return [HRS_UUID, BAS_UUID] if self.heart_rate else [HID_UUID, BAS_UUID]
+        uuids = [HRS_UUID, BAS_UUID] if self.heart_rate else [HID_UUID, BAS_UUID]
+        return uuids + ([PMD_SERVICE_UUID] if self.pmd is not None else [])
 
     @dbus_property(access=PropertyAccess.READ)
     def RSSI(self) -> DBusInt16:
@@ -628,6 +679,8 @@ class FakeDevice(ServiceInterface):
             ),
             (f"{bas}/char0021/desc0023", FakeDescriptor(CCCD_UUID, f"{bas}/char0021")),
         ]
+        if self.pmd is not None:
+            objects += self.pmd.gatt_objects(p)
         for path, iface in objects:
             self.world.bus.export(path, iface)
             if isinstance(iface, FakeCharacteristic):
@@ -641,6 +694,8 @@ class FakeDevice(ServiceInterface):
                 iface.release_acquired(by_client=False)
                 iface.sessions.clear()
                 self.world.chars.pop(path, None)
+        if self.pmd is not None:
+            self.pmd.link_down()
         self.services_resolved = False
         self.emit_properties_changed({"ServicesResolved": False})
         self.connected = False
@@ -658,6 +713,118 @@ class FakeDevice(ServiceInterface):
                 frame = self.pump_frames[self.pump_index % len(self.pump_frames)]
                 if self.world.send(self, frame):
                     self.pump_index += 1
+
+
+class FakePmd:
+    """A device's Polar Measurement Data service: the accelerometer, as a Polar strap
+    answers and streams it (see the module docstring of ``kindpulse.sensors.pmd``)."""
+
+    def __init__(self, world: World, device: "FakeDevice") -> None:
+        self.world = world
+        self.device = device
+        self.settings = H10_ACC_SETTINGS
+        self.start_error = 0
+        self.factor = 0.0  # 0: the start response carries no factor
+        self.frame_type = 0x80
+        self.rate = 25
+        self.per_frame = 10
+        self.jitter = 0.0
+        self.script: list[tuple[int, int, int]] = [(0, 0, 1000)]
+        self.script_index = 0
+        self.sample_index = 0  # the strap's sample clock: samples since it was switched on
+        self.t0_ns = 599_000_000_000_000_000  # the strap's clock at sample 0
+        self.streaming = False
+        self.cp: FakeCharacteristic | None = None
+        self.data: FakeCharacteristic | None = None
+        self.rng = random.Random(1)
+
+    def gatt_objects(self, device_path: str) -> list[tuple[str, ServiceInterface]]:
+        svc = f"{device_path}/service0030"
+        cp_path, data_path = f"{svc}/char0031", f"{svc}/char0034"
+        self.cp = FakeCharacteristic(
+            self.world,
+            cp_path,
+            PMD_CP_UUID,
+            svc,
+            ["read", "write", "indicate"],
+            b"\x0f\x05\x00",  # features: ECG and ACC
+        )
+        self.cp.on_write = self.on_control
+        self.data = FakeCharacteristic(self.world, data_path, PMD_DATA_UUID, svc, ["notify"])
+        return [
+            (svc, FakeService(PMD_SERVICE_UUID, device_path)),
+            (cp_path, self.cp),
+            (f"{cp_path}/desc0033", FakeDescriptor(CCCD_UUID, cp_path)),
+            (data_path, self.data),
+            (f"{data_path}/desc0036", FakeDescriptor(CCCD_UUID, data_path)),
+        ]
+
+    def link_down(self) -> None:
+        if self.streaming:
+            self.world.event("PmdStopped", f"{self.device.address} link down")
+        self.streaming = False
+        self.cp = self.data = None
+
+    def answer(self, op: int, measurement: int, status: int, params: bytes = b"") -> None:
+        body = bytes([0xF0, op, measurement, status])
+        if status == 0:
+            body += b"\x00" + params
+        if self.cp is not None:
+            self.world.notify(self.cp, body)
+
+    def on_control(self, request: bytes) -> None:
+        if not self.device.connected or len(request) < 2:
+            return
+        op, measurement = request[0], request[1]
+        if measurement != 0x02:
+            self.answer(op, measurement, 3)  # NOT_SUPPORTED
+            return
+        if op == 0x01:
+            self.world.event("PmdSettings", self.device.address)
+            self.answer(op, measurement, 0, self.settings)
+        elif op == 0x02:
+            self.world.event("PmdStart", request.hex())
+            if self.start_error:
+                self.answer(op, measurement, self.start_error)
+            elif self.streaming:
+                self.answer(op, measurement, 6)  # ALREADY_IN_STATE
+            else:
+                params = b"\x05\x01" + struct.pack("<f", self.factor) if self.factor else b""
+                self.answer(op, measurement, 0, params)
+                self.streaming = True
+        elif op == 0x03:
+            self.world.event("PmdStop", self.device.address)
+            self.streaming = False
+            self.answer(op, measurement, 0)
+        else:
+            self.answer(op, measurement, 1)  # INVALID_OP_CODE
+
+    async def pump(self) -> None:
+        """The strap's sampling: a frame of ``per_frame`` samples every
+        ``per_frame / rate`` s of real time, sent while streaming (a little late, up to
+        ``jitter`` s, as notifications are)."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += self.per_frame / self.rate
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            self.sample_index += self.per_frame
+            if not (self.streaming and self.device.connected and self.data is not None):
+                continue
+            samples = [
+                self.script[(self.script_index + k) % len(self.script)]
+                for k in range(self.per_frame)
+            ]
+            self.script_index += self.per_frame
+            last_ns = self.t0_ns + round((self.sample_index - 1) * 1e9 / self.rate)
+            frame = acc_frame(last_ns, samples, self.frame_type)
+            data = self.data
+            delay = self.rng.uniform(0.0, self.jitter) if self.jitter > 0 else 0.0
+            loop.call_later(delay, self.send_frame, data, frame)
+
+    def send_frame(self, data: "FakeCharacteristic", frame: bytes) -> None:
+        if data is self.data and self.world.notify(data, frame):
+            self.world.event("PmdFrame", str(len(frame)))
 
 
 class FakeService(ServiceInterface):
@@ -698,6 +865,7 @@ class FakeCharacteristic(ServiceInterface):
         self.notifying = False
         self.notify_acquired = False
         self.acquired: socket.socket | None = None
+        self.on_write: Callable[[bytes], None] | None = None
 
     @dbus_property(access=PropertyAccess.READ)
     def UUID(self) -> DBusStr:
@@ -736,11 +904,15 @@ class FakeCharacteristic(ServiceInterface):
 
     @dbus_method()
     def WriteValue(self, value: Bytes, options: DBusDict) -> None:
-        raise DBusError("org.bluez.Error.NotPermitted", "Write not permitted")
+        if "write" not in self.flags or self.on_write is None:
+            raise DBusError("org.bluez.Error.NotPermitted", "Write not permitted")
+        self.world.event("WriteValue", f"{self.uuid} {bytes(value).hex()}")
+        # the answer (an indication) comes after the write's own reply, as on the air
+        asyncio.get_running_loop().call_soon(self.on_write, bytes(value))
 
     @dbus_method()
     def StartNotify(self) -> None:
-        if "notify" not in self.flags:
+        if "notify" not in self.flags and "indicate" not in self.flags:
             raise DBusError("org.bluez.Error.NotSupported", "Operation is not supported")
         if self.acquired is not None:
             raise DBusError("org.bluez.Error.NotPermitted", "Notify acquired")
@@ -875,6 +1047,35 @@ class Control(ServiceInterface):
         device.pump_interval = max(0.001, interval)
         device.pump_frames = [bytes(f) for f in frames]
         device.pump_index = 0
+
+    @dbus_method()
+    def SetPmd(
+        self,
+        address: DBusStr,
+        frame_type: DBusByte,
+        rate: DBusUInt16,
+        per_frame: DBusUInt16,
+        factor: DBusDouble,
+        start_error: DBusByte,
+        jitter: DBusDouble,
+        settings: Bytes,
+        script: Triples,
+    ) -> None:
+        """Give the device Polar Measurement Data with this accelerometer script (x, y, z
+        per sample, played in a loop); effective from the next connection."""
+        device = self.world.device(address)
+        pmd = device.pmd
+        if pmd is None:
+            pmd = device.pmd = FakePmd(self.world, device)
+            self.world.spawn(pmd.pump())
+        pmd.frame_type = frame_type
+        pmd.rate = max(1, rate)
+        pmd.per_frame = max(1, per_frame)
+        pmd.factor = factor
+        pmd.start_error = start_error
+        pmd.jitter = jitter
+        pmd.settings = bytes(settings) or H10_ACC_SETTINGS
+        pmd.script = [(int(x), int(y), int(z)) for x, y, z in script] or [(0, 0, 1000)]
 
     @dbus_method()
     def Send(self, address: DBusStr, frames: ByteArrays) -> DBusUInt32:
@@ -1151,6 +1352,33 @@ class FakeControl:
 
     async def set_pump(self, address: str, interval: float, frames: Sequence[bytes]) -> None:
         await self.call("SetPump", "sdaay", address, interval, list(frames))
+
+    async def set_pmd(
+        self,
+        address: str,
+        script: Sequence[tuple[int, int, int]],
+        *,
+        frame_type: int = 0x80,
+        rate: int = 25,
+        per_frame: int = 10,
+        factor: float = 0.0,
+        start_error: int = 0,
+        jitter: float = 0.0,
+        settings: bytes = b"",
+    ) -> None:
+        await self.call(
+            "SetPmd",
+            "syqqdydaya(nnn)",
+            address,
+            frame_type,
+            rate,
+            per_frame,
+            factor,
+            start_error,
+            jitter,
+            settings,
+            [list(s) for s in script],
+        )
 
     async def send(self, address: str, frames: Sequence[bytes]) -> int:
         return int(await self.call("Send", "saay", address, list(frames)))
