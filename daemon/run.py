@@ -117,6 +117,7 @@ def make_source(opts: RunOptions, config: Config) -> BeatSource:
             backoff_max_s=s.backoff_max_s,
             watchdog_s=s.watchdog_s,
             battery_interval_s=s.battery_interval_s,
+            accelerometer=s.accelerometer,
         )
     )
 
