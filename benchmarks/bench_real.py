@@ -46,6 +46,8 @@ from kindpulse.hrv import prepare
 from kindpulse.motion import MotionTrack
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The detector's parameters: defaults unless ``--set KEY=VALUE`` overrides them.
+CONFIG = DetectorConfig()
 COMMITTED = ROOT / "benchmarks" / "data" / "real"
 LOCAL = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kindpulse-bench/real"
 LONG_STRESS_S = 8 * 60.0
@@ -115,10 +117,10 @@ class Result:
 
 def run(rec: Recording, with_motion: bool) -> Result:
     series = prepare(rec.rr_ms, rec.t_s * 1000.0)
-    d = detect(series, DetectorConfig(), motion=rec.movement if with_motion else None)
+    d = detect(series, CONFIG, motion=rec.movement if with_motion else None)
     states = [(s.end_s, s.state.value) for s in d.scores]
     learnt = next((t for t, st in states if st in SCORED), None)
-    cfg = DetectorConfig()
+    cfg = CONFIG
     ends = np.array([t for t, _ in states], dtype=np.float64)
     csum = np.concatenate(([0.0], np.cumsum(series.rr_ms)))
     lo = np.searchsorted(series.t_ms, 1000.0 * (ends - cfg.window_s), side="right")
@@ -184,7 +186,7 @@ def report(dataset: str, mode: str, results: list[Result]) -> list[str]:
     win_a = sum(r.windows_after for r in results)
     unk_a = sum(r.unknown_after for r in results)
     covered = sum(r.covered for r in results)
-    need = float(getattr(DetectorConfig(), "min_coverage", 0.8))
+    need = float(CONFIG.min_coverage)
     out += [
         "| measure | result |",
         "|---|---|",
@@ -320,7 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, action="append", help="a dataset folder (repeatable)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "real.md")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a [detector] override"
+    )
     args = ap.parse_args(argv)
+    global CONFIG
+    CONFIG = DetectorConfig.from_mapping(dict(item.split("=", 1) for item in args.set))
     folders: list[Path] = args.data or [
         p for base in (COMMITTED, LOCAL) if base.is_dir() for p in sorted(base.iterdir())
     ]
@@ -334,8 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "`.venv/bin/python benchmarks/bench_real.py`",
         "",
-        f"Detector: `DetectorConfig()` defaults, code at {_detector_version()}: "
-        f"{DetectorConfig().to_dict()}",
+        f"Detector: `DetectorConfig()` defaults, code at {_detector_version()}: {CONFIG.to_dict()}",
         "",
         "How each dataset was converted, and what its labels mean: "
         "`benchmarks/data/real/<dataset>/PROVENANCE.md`. A stress segment is caught when a "

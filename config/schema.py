@@ -152,9 +152,9 @@ SECTION_DOCS: dict[str, str] = {
     "sensor": "Where heartbeats come from: the strap, a recording, or the simulator.",
     "detector": (
         "Sustained-stress detection. Stress means ln RMSSD clearly below your personal "
-        "baseline AND heart rate above it, held for most of a span; the z thresholds are "
-        "robust standard deviations from your own usual (median and MAD), not population "
-        "norms."
+        "baseline AND heart rate above it over a whole span, judged in spreads that calm spans "
+        "of your own show (not population norms); movement from the strap's accelerometer "
+        "is never stress (docs/detection.md)."
     ),
     "prompts": (
         "Self-compassion break prompts: mindfulness, common humanity, self-kindness. "
@@ -227,48 +227,55 @@ KEYS: tuple[Key, ...] = (
         "The baseline follows your calm, good windows of this many recent days.",
         unit=DAYS, low=1, high=90),
     Key("detector", "stress_z_ln_rmssd", Kind.FLOAT, -3.0,
-        "Stress needs ln RMSSD at or below this distance from your usual (negative = "
-        "below) ...",
+        "A stretch of strain needs the median ln RMSSD of the sustain span at or below this "
+        "many span spreads from your usual (negative = below) ...",
         unit=Z, low=-6, high=0),
-    Key("detector", "stress_z_hr", Kind.FLOAT, 2.0,
-        "... and heart rate at or above this distance above your usual.",
+    Key("detector", "stress_z_hr", Kind.FLOAT, 1.0,
+        "... and its median heart rate at or above this many span spreads above it ...",
         unit=Z, low=0, high=6),
+    Key("detector", "min_ln_rmssd_drop", Kind.FLOAT, 0.45,
+        "... and ln RMSSD at least this much below your usual (0.45 is RMSSD x0.64) ...",
+        unit="natural-log units", low=0, high=3),
+    Key("detector", "min_hr_rise_bpm", Kind.FLOAT, 4.0,
+        "... and heart rate at least this much above it.",
+        unit="beats per minute", low=0, high=60),
     Key("detector", "elevated_z", Kind.FLOAT, 0.75,
-        'Either metric this far from your usual, short of stress, marks a window "elevated".',
+        'Either metric of a window this far from your usual marks it "elevated".',
         unit=Z, low=0, high=6),
-    Key("detector", "active_hr_delta_bpm", Kind.FLOAT, 24.0,
-        "Heart rate this far above your usual is movement or exercise, not stress.",
+    Key("detector", "active_hr_delta_bpm", Kind.FLOAT, 45.0,
+        "Without movement data: a heart-rate rise this large is taken for exercise. Lower "
+        "catches long walks, higher catches stress with a large rise (docs/detection.md).",
         unit="beats per minute", low=10, high=120),
     Key("detector", "recovery_min", Kind.FLOAT, 15.0,
-        "After movement, raised readings count as its recovery (not stress) for this long.",
+        "After movement, raised readings count as its recovery (not stress) for at most "
+        "this long.",
         unit=MIN, low=0, high=120),
+    Key("detector", "moving_mg", Kind.FLOAT, 20.0,
+        "With the strap's accelerometer: a window whose movement reaches this is moving "
+        "(never stress); below it you are still.",
+        unit="milli-g", low=1, high=1000),
+    Key("detector", "seated_input_s", Kind.FLOAT, 60.0,
+        "Keyboard or mouse input at most this long ago means you are seated.",
+        unit=S, low=0, high=3600),
     Key("detector", "max_artifact_pct", Kind.FLOAT, 15.0,
         'A window with more corrected beats than this is "unknown" (poor signal).',
         unit="percent of the window's beats", low=0, high=100),
-    Key("detector", "min_coverage", Kind.FLOAT, 0.8,
+    Key("detector", "min_coverage", Kind.FLOAT, 0.4,
         'A window whose beats cover less than this share of it is "unknown" (gaps, lost '
         "contact).",
         unit="fraction of the window", low=0, high=1),
-    Key("detector", "sustain_min", Kind.FLOAT, 5.0,
-        "Stress must hold for most of this span before an episode starts.",
+    Key("detector", "sustain_min", Kind.FLOAT, 7.0,
+        "Strain is judged over a span this long before a stretch is confirmed.",
         unit=MIN, low=1, high=120),
-    Key("detector", "sustain_fraction", Kind.FLOAT, 0.7,
-        "The share of the span's known windows that must be stress.",
+    Key("detector", "sustain_fraction", Kind.FLOAT, 0.6,
+        "The share of the span that must be scorable (known, not moving, not recovering).",
         unit="fraction", low=0.1, high=1),
     Key("detector", "end_min", Kind.FLOAT, 2.0,
-        "An episode ends after this long without a stress window.",
+        "A stretch ends after this long without strain.",
         unit=MIN, low=0.5, high=60),
     Key("detector", "max_unknown_gap_min", Kind.FLOAT, 3.0,
-        "An episode also ends when the signal stays unknown for longer than this.",
+        "A stretch also ends when the signal stays unknown for longer than this.",
         unit=MIN, low=0, high=60),
-    Key("detector", "movement_hr_delta_bpm", Kind.FLOAT, 12.0,
-        "Heart rate this far above your usual, risen far more than its variability fell, "
-        "is movement (a walk, standing up), not stress ...",
-        unit="beats per minute", low=0, high=120),
-    Key("detector", "movement_ratio", Kind.FLOAT, 2.0,
-        "... 'far more': the heart-rate z at least this many times the variability's drop "
-        "in z (0 switches the rule off).",
-        unit=Z, low=0, high=10),
     # [prompts]
     Key("prompts", "cooldown_min", Kind.FLOAT, 45.0,
         "At least this long between two break prompts.",
@@ -366,17 +373,19 @@ class DetectorSection:
     baseline_days: float
     stress_z_ln_rmssd: float
     stress_z_hr: float
+    min_ln_rmssd_drop: float
+    min_hr_rise_bpm: float
     elevated_z: float
     active_hr_delta_bpm: float
     recovery_min: float
+    moving_mg: float
+    seated_input_s: float
     max_artifact_pct: float
     min_coverage: float
     sustain_min: float
     sustain_fraction: float
     end_min: float
     max_unknown_gap_min: float
-    movement_hr_delta_bpm: float
-    movement_ratio: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,7 @@ class DetectorConfig:
     #: Keyboard or mouse input at most this long before a window's end means seated.
     seated_input_s: float = 60.0
     max_artifact_pct: float = 15.0
-    min_coverage: float = 0.8
+    min_coverage: float = 0.4
     sustain_min: float = 7.0
     #: The share of the span that must be scorable (known, still, not recovering).
     sustain_fraction: float = 0.6
