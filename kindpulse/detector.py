@@ -555,6 +555,7 @@ class Detector:
         self._recover_until = -math.inf
         self._last_known_s = -math.inf
         self._last_end_s = -math.inf
+        self._recovering = False  # the window just classified is a bout's recovery
 
     @property
     def open_episode(self) -> _Open | None:
@@ -608,6 +609,7 @@ class Detector:
             return State.ACTIVE, z_ln, z_hr
         raised = z_ln <= -c.elevated_z or z_hr >= c.elevated_z
         if raised and w.end_s <= self._recover_until:
+            self._recovering = True
             return State.ACTIVE, z_ln, z_hr  # recovery belongs to the bout
         return (State.ELEVATED if raised else State.CALM), z_ln, z_hr
 
@@ -666,6 +668,7 @@ class Detector:
         c = self.cfg
         base = self.baseline.current()
         ctx = self._context(w)
+        self._recovering = False
         state, z_ln, z_hr = self._classify(w, base, ctx)
         span = c.sustain_min * 60.0
         scorable = state in (State.CALM, State.ELEVATED)
@@ -787,7 +790,7 @@ class Detector:
 
     def _track_active(self, s: WindowScore) -> list[Episode]:
         c = self.cfg
-        if s.state is State.ACTIVE:
+        if s.state is State.ACTIVE and not (self._active is None and self._recovering):
             if self._active is None:
                 self._active = _Open(
                     "active", s.end_s - c.window_s, s.end_s, s.end_s, self.baseline.current()
