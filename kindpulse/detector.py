@@ -717,12 +717,15 @@ class Detector:
 
         score = WindowScore(w.end_s, state, z_ln, z_hr, w.mean_hr, w.ln_rmssd, w.movement_mg, ctx)
         self.scores.append(score)
-        op = self._stress
-        if state is State.STRESS and op is not None:
+        cur = self._stress
+        if state is State.STRESS and cur is not None:
+            op = cur
             # The stretch's figures come from its windows that show the drop themselves (not
             # the partly calm ones at its edges).
+            drop = cur.base.ln_rmssd - 0.5 * c.min_ln_rmssd_drop
+
             def shows(ln: float) -> bool:
-                return ln - op.base.ln_rmssd <= -0.5 * c.min_ln_rmssd_drop
+                return ln <= drop
 
             if op.confirmed_s == w.end_s:
                 for k in self._span:
