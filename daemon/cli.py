@@ -173,9 +173,12 @@ def _add_optional_commands(
     command: str | None = None,
 ) -> None:
     """Add the commands of :data:`OPTIONAL_COMMANDS`: all of them, or when ``command`` is
-    one of theirs, only its module's."""
+    one of theirs, only its module's; none for ``analyze`` (defined here, and run on long
+    files where half a second of other commands' imports is worth saving)."""
     import importlib
 
+    if command == "analyze":
+        return
     known = {name for _m, _f, names in OPTIONAL_COMMANDS for name in names}
     for module, function, names in OPTIONAL_COMMANDS:
         if command in known and command not in names:
@@ -228,7 +231,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             out.write("\n" + found.describe())
         if found is not None and motion is not None:
             scored = [sc.end_s for sc in found.scores]
-            out.write(motion.describe(scored, found.config.window_s) + "\n")
+            moving = motion.window_movement(scored, found.config.window_s)
+            out.write(motion.describe(moving) + "\n")
     return 0
 
 
@@ -241,7 +245,7 @@ def _with_movement(doc: dict[str, object], found: Detection, motion: AlignedMoti
     assert isinstance(states, list)
     for state, mg in zip(states, moving, strict=True):
         state["movement_mg"] = mg
-    doc["motion"] = motion.summary(ends, found.config.window_s)
+    doc["motion"] = motion.summary(moving)
 
 
 def _detect(

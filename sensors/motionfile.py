@@ -425,13 +425,46 @@ def _number_column(pad: NDArray[np.uint8], rows: _Lines, start: I64, end: I64, n
 
 def _decimals(pad: NDArray[np.uint8], start: I64, end: I64) -> F64 | None:
     """``[+-]digits[.digits]`` fields (at most 18 digits) as numbers; None when any field
-    is something else."""
+    is something else. One pass per character position, from the last: each pass looks at
+    one byte of every field."""
+    sign_ch = pad[start]
+    neg = sign_ch == ord("-")
+    length = end - (start + (neg | (sign_ch == ord("+"))))
+    if length.size == 0 or int(length.min()) < 1 or int(length.max()) > 19:
+        return None
+    width = int(length.max())
+    n = length.size
+    acc = np.zeros(n, dtype=np.int64)
+    bad = np.zeros(n, dtype=bool)
+    pos = end - 1
+    pow10 = 1
+    for k in range(width):
+        c = pad[pos] - np.uint8(48)  # a digit is 0-9, anything else wraps to more
+        inside = length > k
+        digit = c <= 9
+        if k < int(length.min()):
+            if not digit.all():
+                break  # a dot (or a bad byte) among the shortest fields' digits
+            acc += c.astype(np.int64) * pow10
+        else:
+            bad |= inside & ~digit
+            acc += np.where(inside & digit, c, np.uint8(0)).astype(np.int64) * pow10
+        pos -= 1
+        pow10 *= 10
+    else:
+        if bad.any():
+            return None
+        values = acc.astype(np.float64)
+        return np.where(neg, -values, values)
+    return _decimals_with_point(pad, start, end)
+
+
+def _decimals_with_point(pad: NDArray[np.uint8], start: I64, end: I64) -> F64 | None:
+    """:func:`_decimals` for fields that may hold a decimal point."""
     sign_ch = pad[start]
     neg = sign_ch == ord("-")
     s = start + (neg | (sign_ch == ord("+")))
     length = end - s
-    if length.size == 0 or int(length.min()) < 1 or int(length.max()) > 19:
-        return None
     width = int(length.max())
     # Right-aligned: each field's last character in the last column.
     win = _windows(pad, end - width, width)
@@ -446,19 +479,13 @@ def _decimals(pad: NDArray[np.uint8], start: I64, end: I64) -> F64 | None:
     if int(dots.max()) > 1 or np.any(length - dots < 1) or np.any(length - dots > 18):
         return None
     cols = np.ascontiguousarray(digit.T).astype(np.int64)  # one row per position
+    dot_at = inside & is_dot
+    skip = np.ascontiguousarray(dot_at.T)
     acc = np.zeros(s.size, dtype=np.int64)
-    if int(dots.max()) == 0:
-        for k in range(width):
-            acc *= 10
-            acc += cols[k]
-        values = acc.astype(np.float64)
-    else:
-        dot_at = inside & is_dot
-        skip = np.ascontiguousarray(dot_at.T)
-        for k in range(width):
-            acc = np.where(skip[k], acc, acc * 10 + cols[k])
-        frac = np.where(dots > 0, width - 1 - np.argmax(dot_at, axis=1), 0)
-        values = acc.astype(np.float64) / 10.0 ** frac.astype(np.float64)
+    for k in range(width):
+        acc = np.where(skip[k], acc, acc * 10 + cols[k])
+    frac = np.where(dots > 0, width - 1 - np.argmax(dot_at, axis=1), 0)
+    values = acc.astype(np.float64) / 10.0 ** frac.astype(np.float64)
     return np.where(neg, -values, values)
 
 
@@ -612,9 +639,10 @@ class AlignedMotion:
         mg = self.track.window_movement(np.asarray(ends, dtype=np.float64), window_s)
         return [None if math.isnan(v) else v for v in mg.tolist()]
 
-    def summary(self, ends: Sequence[float], window_s: float) -> dict[str, Any]:
-        """The ``motion`` member of ``analyze --format json``."""
-        known = sum(v is not None for v in self.window_movement(ends, window_s))
+    def summary(self, moving: Sequence[float | None]) -> dict[str, Any]:
+        """The ``motion`` member of ``analyze --format json``, given each scoring window's
+        movement (:meth:`window_movement`)."""
+        known = sum(v is not None for v in moving)
         covered = self.seconds_covered
         rate = self.samples.rate_hz
         return {
@@ -627,14 +655,15 @@ class AlignedMotion:
             "recording_s": self.recording_s,
             "seconds_covered": covered,
             "covered_share": covered / self.recording_s if self.recording_s > 0 else 0.0,
-            "windows": len(ends),
+            "windows": len(moving),
             "windows_with_movement": known,
-            "windows_share": known / len(ends) if len(ends) else 0.0,
+            "windows_share": known / len(moving) if len(moving) else 0.0,
         }
 
-    def describe(self, ends: Sequence[float], window_s: float) -> str:
-        """One line for the terminal: where the movement came from and how much it covered."""
-        doc = self.summary(ends, window_s)
+    def describe(self, moving: Sequence[float | None]) -> str:
+        """One line for the terminal: where the movement came from and how much it covered,
+        given each scoring window's movement (:meth:`window_movement`)."""
+        doc = self.summary(moving)
         return (
             f"Movement from {self.samples.path}: {_duration(doc['seconds_covered'])} of the "
             f"{_duration(self.recording_s)} recording ({100 * doc['covered_share']:.0f} %), "
