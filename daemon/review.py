@@ -209,7 +209,8 @@ def import_recording(
     eps = tuple(e for e in store.episodes_between(t0 - 3600, t1 + 3600) if e.source == source)
     said = None
     if motion is not None:
-        said = motion.describe([sc.end_s for sc in found.scores], cfg.window_s)
+        scored = [sc.end_s for sc in found.scores]
+        said = motion.describe(motion.window_movement(scored, cfg.window_s))
     return ImportResult(int(rec.rr_ms.size), added, windows, eps, t0, t1, said)
 
 
