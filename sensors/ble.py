@@ -38,7 +38,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -546,11 +546,12 @@ class BleHeartRateSource:
 
         Leaving the loop early does not stop the source: call :meth:`close`.
         """
-        async for item in self.stream_with_samples():
-            if not isinstance(item, AccSamples):
-                yield item
+        async with contextlib.aclosing(self.stream_with_samples()) as items:
+            async for item in items:
+                if not isinstance(item, AccSamples):
+                    yield item
 
-    async def stream_with_samples(self) -> AsyncIterator[BleItem]:
+    async def stream_with_samples(self) -> AsyncGenerator[BleItem, None]:
         """As :meth:`stream`, and with ``acc_samples`` configured also the raw
         accelerometer samples of every frame (:class:`~kindpulse.sensors.pmd.AccSamples`),
         each frame's before the seconds of movement it completes."""

@@ -125,7 +125,8 @@ def format_mg(value: float) -> str:
     """An acceleration in mg: a whole number as such, else up to 3 decimals."""
     if value == int(value):
         return str(int(value))
-    return f"{value:.3f}".rstrip("0").rstrip(".")
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def format_timestamp(t: float) -> str:

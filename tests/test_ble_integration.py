@@ -43,17 +43,21 @@ from kindpulse.sensors.ble import (
     scan,
 )
 from kindpulse.sensors.hrm import encode_rr_ms
+from kindpulse.sensors.pmd import AccSamples
 from kindpulse.sensors.record import (
     CSV_HEADER,
     RecordSummary,
     add_ble_commands,
     cmd_record,
     cmd_scan,
+    default_motion_path,
+    format_mg,
+    format_phone_time,
     format_timestamp,
     record,
 )
 from kindpulse.sensors.source import SourceStatus
-from kindpulse.types import Beat, Gap
+from kindpulse.types import Beat, Gap, Movement
 
 from .conftest import need_program
 from .fakebluez import FakeBluezProcess, FakeControl, PrivateBus, hrm_frame
@@ -891,7 +895,9 @@ def test_cli_commands_parse() -> None:
     add_ble_commands(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["record", "--out", "x.csv", "--duration", "90", "--name", "Polar"])
     assert args.handler is cmd_record and args.duration == 90.0 and args.name == "Polar"
-    assert args.address is None
+    assert args.address is None and args.motion_out is None
+    args = parser.parse_args(["record", "--out", "x.csv", "--motion-out", "m.txt"])
+    assert args.motion_out == "m.txt"
     args = parser.parse_args(["scan"])
     assert args.handler is cmd_scan and args.timeout == 5.0
     for bad in (
@@ -901,3 +907,80 @@ def test_cli_commands_parse() -> None:
     ):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
+
+
+class ScriptedSampleSource(ScriptedSource):
+    """A hand-written source that also yields raw accelerometer samples."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: asyncio.Queue[Beat | Gap | Movement | AccSamples | None] = asyncio.Queue()
+
+    async def stream_with_samples(self) -> AsyncIterator[Beat | Gap | Movement | AccSamples]:
+        while (item := await self.items.get()) is not None:
+            yield item
+
+
+def test_acc_file_name_times_and_values() -> None:
+    assert default_motion_path("/data/walk.csv") == Path("/data/walk.acc.txt")
+    assert default_motion_path("rr") == Path("rr.acc.txt")
+    values = (-1000.0, 3.0, 0.0, 2.4414, -48.828125, 0.0004, -0.0004)
+    expected = ["-1000", "3", "0", "2.441", "-48.828", "0", "0"]
+    assert [format_mg(v) for v in values] == expected
+
+
+def test_record_writes_acc_samples_in_polar_sensor_logger_layout(
+    tmp_path: Path, local_tz: None
+) -> None:
+    out = tmp_path / "rr.csv"
+    acc = default_motion_path(out)
+    source = ScriptedSampleSource()
+    summary = RecordSummary(out)
+    frame = AccSamples(
+        t=(T0 - 0.04, T0),
+        sensor_ns=(599_634_123_416_789_000, 599_634_123_456_789_000),
+        x_mg=(-1000.0, -998.0),
+        y_mg=(3.0, 2.4414),
+        z_mg=(12.0, 11.0),
+    )
+
+    async def main() -> None:
+        task = asyncio.create_task(record(source, out, None, summary=summary, motion_out=acc))
+        source.items.put_nowait(Movement(T0 + 1, 3.0))  # seconds of movement are not written
+        source.items.put_nowait(frame)
+        source.items.put_nowait(Beat(T0, 1000.0))
+        source.items.put_nowait(None)
+        await task
+
+    assert format_phone_time(T0) == "2024-05-01T09:30:00.123"
+    run(main())
+    assert summary.acc_samples == 2 and summary.motion_path == acc and summary.beats == 1
+    assert acc.read_text() == (
+        "Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]\n"
+        "2024-05-01T09:30:00.083;599634123416789000;-1000;3;12\n"
+        "2024-05-01T09:30:00.123;599634123456789000;-998;2.441;11\n"
+    )
+    assert out.read_text() == "timestamp,rr_ms\n2024-05-01T09:30:00.123+05:30,1000.0000\n"
+
+
+def test_record_without_samples_leaves_no_acc_file_and_never_overwrites_one(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "rr.csv"
+    acc = tmp_path / "rr.acc.txt"
+    source = ScriptedSampleSource()
+
+    async def main() -> RecordSummary:
+        task = asyncio.create_task(record(source, out, None, motion_out=acc))
+        source.items.put_nowait(Beat(T0, 1000.0))
+        source.items.put_nowait(None)
+        return await task
+
+    summary = run(main())
+    assert summary.beats == 1 and summary.motion_path is None and not acc.exists()
+    acc.write_text("precious\n")
+    other = ScriptedSampleSource()
+    with pytest.raises(UsageError, match="already exists"):
+        run(record(other, tmp_path / "new.csv", 1.0, motion_out=acc))
+    assert acc.read_text() == "precious\n" and other.closed
+    assert not (tmp_path / "new.csv").exists()

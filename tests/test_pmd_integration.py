@@ -36,6 +36,7 @@ from .test_ble_integration import (
     _start,
     fast,
     messages,
+    open_fds,
     run,
 )
 
@@ -127,7 +128,7 @@ def test_movement_follows_the_script_and_heart_rate_does_not_wait(bluez: Bluez) 
             assert [d for k, d in kinds if k == "PmdStart"] == [PMD_START_25HZ_8G_16BIT]
             motion = source.motion_status
             assert motion.streaming and motion.rate_hz == 25 and motion.range_g == 8
-            assert motion.starts == 1 and motion.dropped == 0
+            assert motion.starts == 1 and motion.dropped == 0 and motion.late == 0
             assert len(got.of(Beat)) >= 30  # beats went on all along
             now = time.time()
             await source.close()
@@ -200,17 +201,20 @@ def test_straps_without_pmd_or_with_it_switched_off_stream_beats_as_before(
 
 
 @integration
-def test_accelerometer_restarted_after_a_reconnect(bluez: Bluez) -> None:
-    async def main() -> None:
+@pytest.mark.parametrize("use_start_notify", [True, False], ids=["StartNotify", "AcquireNotify"])
+def test_accelerometer_restarted_after_a_reconnect(bluez: Bluez, use_start_notify: bool) -> None:
+    async def main() -> float:
         async with await FakeControl.connect() as fake:
             # uncompressed int16 frames in mg, the type bleakheart documents for the H10
             await pmd_strap(fake, frame_type=0x01, factor=0.0)
-            source = BleHeartRateSource(fast())
+            source = BleHeartRateSource(fast(use_start_notify=use_start_notify))
             got = Items(source)
             await got.wait_for(Movement, 3)
             await fake.drop_link(STRAP, advertising=True)
             await got.wait_for(Gap, 1)
             gap_at = len(got.items)
+            await got.wait_for(Movement, 1, since=gap_at)
+            back = time.monotonic() - fake.times("Disconnected")[0]
             await got.wait_for(Movement, 3, since=gap_at)
             assert fake.count("PmdStart") == 2 and fake.count("PmdStopped") == 1
             assert source.motion_status.starts == 2 and source.motion_status.streaming
@@ -220,8 +224,56 @@ def test_accelerometer_restarted_after_a_reconnect(bluez: Bluez) -> None:
             assert all(0 < m.mg < 250 for m in after)
             await source.close()
             await got.task
+            return back
 
-    run(main(), timeout=60)
+    back = run(main(), timeout=60)
+    print(f"\n[pmd] first second of movement {back:.2f} s after the link was lost and back")
+    assert back < 10.0
+
+
+@integration
+def test_reconnecting_a_pmd_strap_leaks_no_tasks_or_fds(bluez: Bluez) -> None:
+    cycles = 20
+
+    async def main() -> tuple[list[int], list[int], tuple[int, int]]:
+        async with await FakeControl.connect() as fake:
+            await fake.call("SetAdvertInterval", "d", 0.02)
+            await pmd_strap(fake, per_frame=5, jitter=0.0)
+            source = BleHeartRateSource(
+                fast(backoff_initial_s=0.01, backoff_max_s=0.05, acc_samples=True)
+            )
+            got = Items(source)
+
+            async def one_cycle() -> None:
+                gaps = len(got.of(Gap))
+                starts = source.motion_status.starts
+                await fake.drop_link(STRAP, advertising=True)
+                await got.wait_for(Gap, gaps + 1)
+                await got.wait(lambda: source.motion_status.starts > starts, "a restart")
+                mark = len(got.items)
+                await got.wait_for(AccSamples, 1, since=mark)
+
+            await got.wait_for(Movement, 1)
+            for _ in range(2):  # warm-up
+                await one_cycle()
+            base = (open_fds(), len(asyncio.all_tasks()))
+            fds, tasks = [], []
+            for _ in range(cycles):
+                await one_cycle()
+                fds.append(open_fds())
+                tasks.append(len(asyncio.all_tasks()))
+            assert source.motion_status.starts == cycles + 3
+            assert source.motion_status.start_failures == 0
+            await source.close()
+            await got.task
+            return fds, tasks, base
+
+    fds, tasks, (base_fds, base_tasks) = run(main(), timeout=90)
+    print(
+        f"\n[pmd] {cycles} reconnects: fds {base_fds} -> max {max(fds)}, "
+        f"tasks {base_tasks} -> max {max(tasks)}"
+    )
+    assert max(fds) - base_fds <= 2 and max(tasks) - base_tasks <= 2
 
 
 @integration
