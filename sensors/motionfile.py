@@ -197,13 +197,14 @@ def parse_motion_bytes(raw: bytes, name: str) -> MotionSamples:
         ) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = b"   " + raw[3:]
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise InputDataError(f"{name}: no accelerometer samples found (the file is empty)")
     buf = np.frombuffer(raw, dtype=np.uint8)
     lines = _lines(buf)
     if lines.start.size == 0:
-        what = "the file is empty" if not raw.strip() else "only comments and blank lines"
-        raise InputDataError(f"{name}: no accelerometer samples found ({what})")
+        raise InputDataError(
+            f"{name}: no accelerometer samples found (only comments and blank lines)"
+        )
     head_no = int(lines.number[0])
     head_text = _text(buf, int(lines.start[0]), int(lines.end[0]))
     delim = next((d for d in _DELIMS if d in head_text), None)

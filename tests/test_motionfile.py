@@ -312,6 +312,8 @@ def _bad(rows: list[str], line: int, replace: str) -> str:
 
 BAD_FILES: list[tuple[str, bytes, str]] = [
     ("empty", b"", "no accelerometer samples found (the file is empty)"),
+    ("blank", b" \n\n", "no accelerometer samples found (the file is empty)"),
+    ("comments_only", b"# nothing\n\n# here\n", "(only comments and blank lines)"),
     ("header_only", (POLAR_HEADER + "\n").encode(), "only a header line"),
     ("unknown_header", b"a,b,c\n1,2,3\n", ":1: 'a,b,c' is not a known header, expected"),
     ("no_header", b"1,2,3,4\n5,6,7,8\n", ":1: '1,2,3,4' is not a known header"),
