@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shlex
 import statistics
 import subprocess
@@ -712,7 +713,8 @@ def main() -> int:
         "",
         *sections,
         "Timing: " + "; ".join(timing) + f"; the whole run {total:.0f} s with "
-        f"{args.jobs} worker{'s' if args.jobs != 1 else ''}.",
+        f"{args.jobs} worker{'s' if args.jobs != 1 else ''} on {os.cpu_count()} cores "
+        f"(load average over the last 5 minutes at the end: {os.getloadavg()[1]:.1f}).",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
