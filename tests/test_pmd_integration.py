@@ -23,6 +23,7 @@ import pytest
 
 from kindpulse.motion import movement_per_second
 from kindpulse.sensors.ble import BleHeartRateSource
+from kindpulse.sensors.motionfile import read_motion_file
 from kindpulse.sensors.pmd import AccSamples
 from kindpulse.sensors.record import ACC_HEADER, CSV_HEADER, RecordSummary, record
 from kindpulse.types import Beat, Gap, Movement
@@ -354,6 +355,14 @@ def test_record_writes_the_accelerometer_beside_the_rr_file(bluez: Bluez, tmp_pa
     )
     assert len(still) >= 2 and len(walking) >= 2 and len(other) <= 3
     assert np.median(walking) == pytest.approx(150.0, rel=0.05)
+    # the project's reader of accelerometer files takes it as Polar Sensor Logger's layout
+    # and puts the samples where they were recorded (it fits a line under the phone times,
+    # which are cut to the millisecond: within a few ms)
+    read = read_motion_file(acc)
+    assert read.layout == "polar" and read.rate_hz == pytest.approx(25.0, rel=1e-3)
+    assert read.drift_ppm is not None and abs(read.drift_ppm) < 50
+    assert np.abs(read.t0_epoch_s + read.t_s - phone).max() < 0.010
+    assert np.array_equal(read.x_mg, xyz[:, 0]) and np.array_equal(read.z_mg, xyz[:, 2])
 
 
 @integration
