@@ -1038,9 +1038,13 @@ class BleHeartRateSource:
         return CpResponse(first.op, first.measurement, first.status, False, params)
 
     async def _stop_pmd(self, client: BleakClient, link: _PmdLink) -> None:
-        """Ask the strap to stop the accelerometer (on close; a link loss stops it)."""
+        """Ask the strap to stop the accelerometer (on close; a link loss stops it). The
+        answer is not awaited: the connection is being released."""
         try:
-            await asyncio.wait_for(self._pmd_request(client, link, stop_request()), PMD_TIMEOUT_S)
+            await asyncio.wait_for(
+                client.write_gatt_char(PMD_CONTROL_POINT_UUID, stop_request(), response=True),
+                PMD_TIMEOUT_S,
+            )
         except Exception as exc:
             logger.debug("stopping the accelerometer of %s: %s", self._label(), _one_line(exc))
         link.streaming = False

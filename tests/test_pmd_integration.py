@@ -132,9 +132,12 @@ def test_movement_follows_the_script_and_heart_rate_does_not_wait(bluez: Bluez) 
             assert motion.starts == 1 and motion.dropped == 0 and motion.late == 0
             assert len(got.of(Beat)) >= 30  # beats went on all along
             now = time.time()
+            closing = time.monotonic()
             await source.close()
             await got.task
+            assert time.monotonic() - closing < 2.0
             await fake.wait_for("PmdStop")  # close() stopped the accelerometer
+            await fake.wait_for("StopNotify", 3)  # data, control point, heart rate
             return got.of(Movement), got.of(AccSamples), now
 
     movements, frames, now = run(main(), timeout=60)
