@@ -228,7 +228,8 @@ def parse_motion_bytes(raw: bytes, name: str) -> MotionSamples:
     numeric = [c for c in range(hdr.ncols) if not (iso and c == tc)]
     col: dict[int, F64] = {}
     for c in numeric:
-        col[c] = _number_column(pad, rows, fstart[:, c], fend[:, c], name)
+        expected = f"a timestamp, {_TIME_EXAMPLE}" if c == tc else "a finite number"
+        col[c] = _number_column(pad, rows, fstart[:, c], fend[:, c], name, expected)
     x, y, z = (col[c] for c in hdr.axes)
     if iso:
         micros = _iso_column(pad, rows, fstart[:, tc], fend[:, tc], name)
@@ -410,7 +411,9 @@ def _offset_at(hour: int) -> int:
     return int(delta.total_seconds()) if delta is not None else 0
 
 
-def _number_column(pad: NDArray[np.uint8], rows: _Lines, start: I64, end: I64, name: str) -> F64:
+def _number_column(
+    pad: NDArray[np.uint8], rows: _Lines, start: I64, end: I64, name: str, expected: str
+) -> F64:
     """A numeric column. Plain decimals (``-12``, ``3.25``, an 18-digit count of ns) are
     read digit by digit over the whole column at once; a column with anything else
     (exponents, ``nan``) goes through numpy's C parser; a field that is not a finite
@@ -419,7 +422,7 @@ def _number_column(pad: NDArray[np.uint8], rows: _Lines, start: I64, end: I64, n
     if column is None:
         column = _parsed(pad, start, end)
     if column is None or not np.all(np.isfinite(column)):
-        _name_bad_number(pad, rows, start, end, name)
+        _name_bad_number(pad, rows, start, end, name, expected)
         raise InputDataError(f"{name}: the numbers could not be read")  # pragma: no cover
     return column
 
@@ -504,7 +507,9 @@ def _parsed(pad: NDArray[np.uint8], start: I64, end: I64) -> F64 | None:
     return flat if flat.size == start.size else None
 
 
-def _name_bad_number(pad: NDArray[np.uint8], rows: _Lines, start: I64, end: I64, name: str) -> None:
+def _name_bad_number(
+    pad: NDArray[np.uint8], rows: _Lines, start: I64, end: I64, name: str, expected: str
+) -> None:
     """Raise for the first field of a column that is not a finite number (a loop in Python,
     only on the way to an error)."""
     for k in range(start.size):
@@ -515,7 +520,7 @@ def _name_bad_number(pad: NDArray[np.uint8], rows: _Lines, start: I64, end: I64,
             v = math.nan
         if not math.isfinite(v):
             raise InputDataError(
-                f"{name}:{rows.number[k]}: {tx!r} is not a number (expected a finite number)"
+                f"{name}:{rows.number[k]}: {tx!r} is not a number (expected {expected})"
             )
 
 
@@ -524,8 +529,7 @@ def _check_order(t: F64, number: I64, name: str, what: str, tolerance: float) ->
     back = step < -tolerance
     if back.any():
         k = int(np.argmax(back))
-        by = -float(step[k])
-        amount = f"{by / 1e9:.3f} s" if what == "sensor timestamp" else f"{by:.3f} s"
+        amount = f"{-float(step[k]):.3f} s"
         allowed = f"; up to {tolerance:g} s of jitter is accepted" if tolerance > 0 else ""
         raise InputDataError(
             f"{name}:{number[k + 1]}: {what} goes back {amount} "

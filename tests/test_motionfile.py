@@ -335,12 +335,12 @@ BAD_FILES: list[tuple[str, bytes, str]] = [
     (
         "time_back",
         _bad(_polar_rows(), 30, "2026-01-05T08:59:50.000;599616001120000000;12;-8;1001").encode(),
-        ":30: time goes back",
+        ":30: time goes back 11.080 s (expected rows in time order; up to 1 s of jitter",
     ),
     (
         "sensor_back",
         _bad(_polar_rows(), 20, "2026-01-05T09:00:00.720;599616000000000000;12;-8;1001").encode(),
-        ":20: sensor timestamp goes back",
+        ":20: sensor timestamp goes back 0.680 s (expected rows in time order)",
     ),
     (
         "fields",
@@ -348,6 +348,11 @@ BAD_FILES: list[tuple[str, bytes, str]] = [
         ":11: 3 fields, expected 5",
     ),
     ("binary", b"\x00\x01\x02" * 10, "binary data"),
+    (
+        "epoch_then_word",
+        b"timestamp,x_mg,y_mg,z_mg\n1767600000.00,1,2,3\nNaT,1,2,3\n",
+        ":3: 'NaT' is not a number (expected a timestamp, ISO 8601",
+    ),
     ("not_utf8", (POLAR_HEADER + "\n").encode() + b"\xff\xfe;1;2;3;4\n", ":2: not UTF-8"),
     (
         "relative_seconds",
