@@ -144,8 +144,9 @@ def _lines(buf: NDArray[np.uint8]) -> _Lines:
         end = end - cr
     # Leading and trailing blanks off each line (a few passes; lines rarely have any).
     for _ in range(8):
-        lead = (end > start) & np.isin(buf[np.minimum(start, buf.size - 1)], (32, 9))
-        trail = (end > start) & np.isin(buf[np.maximum(end - 1, 0)], (32, 9))
+        first, last = buf[np.minimum(start, buf.size - 1)], buf[np.maximum(end - 1, 0)]
+        lead = ((first == 32) | (first == 9)) & (end > start)
+        trail = ((last == 32) | (last == 9)) & (end > start)
         if not (lead.any() or trail.any()):
             break
         start = start + lead
