@@ -16,14 +16,19 @@ one, frames come in bursts, and each carries some latency (never negative). The 
 sensor timestamps are evenly spaced but on the strap's own clock, which drifts against the
 phone's by tens of ppm. With both, a sample's time is a straight line of its sensor time,
 ``phone = a + b·sensor``, fitted under the points (the lower envelope: the least-delayed
-sample of each few seconds, then a trimmed least-squares line through those minima), which
-keeps the even spacing and takes out the drift. Without sensor timestamps the times are
-used as they are (rows a little out of order are put in order).
+sample of each few seconds, a trimmed least-squares line through those minima for the
+slope, then lowered to their 2nd percentile; phone times written in whole ms or seconds are
+taken as cut, so the line rises by one step), which keeps the even spacing and takes out
+the drift. Without sensor timestamps the times are used as they are (rows up to
+:data:`JITTER_TOLERANCE_S` out of order are put in order).
 
 Everything is read with numpy over the whole file at once (the byte buffer, its line and
-delimiter positions, the date-time digits): a 4-hour recording at 25 Hz reads in a small
-fraction of a second. Bad input raises :class:`~kindpulse.errors.InputDataError` with one
-line naming the file and line (exit 65); a missing file :class:`NoInputError` (exit 66).
+delimiter positions, numpy's datetime64 parser over the fixed-width date-time bytes, the
+digits of the numbers one character position at a time): a 4-hour recording at 25 Hz
+(360,000 rows) reads in about 0.4 s.
+
+Bad input raises :class:`~kindpulse.errors.InputDataError` with one line naming the file
+and line (exit 65); a missing file :class:`NoInputError` (exit 66).
 """
 
 from __future__ import annotations
