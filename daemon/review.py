@@ -339,23 +339,30 @@ def review_moving_mg(args: argparse.Namespace) -> float:
 
 
 def _movement_by_day(
-    store: Store, edges: Sequence[float], moving_mg: float
+    store: Store, edges: Sequence[float], buckets: dict[str, Any], moving_mg: float
 ) -> tuple[list[float | None], list[float | None]]:
-    """Per day (``edges``: its bounds), the seconds of minutes that were moving (movement at
-    or above ``moving_mg``) and of minutes whose movement is known; None for a day without
-    any (no accelerometer, or a log from before movement was kept)."""
+    """Per day (``edges``: its bounds), the seconds of worn minutes that were moving
+    (movement at or above ``moving_mg``) and of worn minutes whose movement is known; None
+    for a day without any (no accelerometer, or a log from before movement was kept). A
+    minute belongs to the day its window ends in, as the worn minutes do; the known ones
+    come from the quarter-hour totals (a quarter lies inside one local day: UTC offsets
+    are whole quarter hours), the moving ones are read one by one (they are the few)."""
     import numpy as np
 
-    ends, mg = store.movement_between(edges[0], edges[-1])
-    # A minute belongs to the day its window ends in, as the worn minutes do.
-    day = np.searchsorted(np.asarray(edges), ends, side="left") - 1
+    e = np.asarray(edges)
+    n_days = len(edges) - 1
+    q_day = np.searchsorted(e, buckets["start"] + 1.0, side="left") - 1
+    ok = (q_day >= 0) & (q_day < n_days)
+    known_n = np.bincount(q_day[ok], weights=buckets["movement_minutes"][ok], minlength=n_days)
+    ends = store.moving_minutes(edges[0], edges[-1], moving_mg)
+    m_day = np.searchsorted(e, ends, side="left") - 1
+    moving_n = np.bincount(m_day[(m_day >= 0) & (m_day < n_days)], minlength=n_days)
     moving: list[float | None] = []
     known: list[float | None] = []
-    for i in range(len(edges) - 1):
-        here = day == i
-        n = int(here.sum())
-        known.append(60.0 * n if n else None)
-        moving.append(60.0 * int((mg[here] >= moving_mg).sum()) if n else None)
+    for i in range(n_days):
+        has = known_n[i] > 0
+        known.append(60.0 * float(known_n[i]) if has else None)
+        moving.append(60.0 * float(moving_n[i]) if has else None)
     return moving, known
 
 
@@ -452,7 +459,7 @@ def build_review(store: Store, period: Period, moving_mg: float | None = None) -
     snoozes_n = per_day(snoozes)
     prompts_n = per_day(t for t, _ in prompts)
     quiet_n = per_day(t for t, _ in quiet)
-    moving_s, movement_s = _movement_by_day(store, edges, moving_mg)
+    moving_s, movement_s = _movement_by_day(store, edges, buckets, moving_mg)
     days = [
         {
             "date": d.isoformat(),

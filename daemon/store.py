@@ -229,9 +229,38 @@ CREATE TRIGGER window_totals_update_new AFTER UPDATE ON windows
 
 #: Version 4: each minute's movement from the strap's accelerometer (mg, the median of the
 #: minute's seconds, :mod:`kindpulse.motion`); NULL where it was not known (a strap without
-#: an accelerometer, a log written before, an import without motion).
-_V4 = """
+#: an accelerometer, a log written before, an import without motion). The quarter-hour
+#: totals also count the minutes whose movement is known (``movement_minutes``), so a review
+#: of a year tells how much of it the motion sensor covered without reading every minute.
+_WINDOW_TERMS_4 = (*_WINDOW_TERMS, "({r}.movement_mg IS NOT NULL)")
+_ADD_4 = (
+    "INSERT INTO window_totals VALUES ((NEW.t_ms - 1) / 900000, 1, {}, {}, {}, {})"
+    " ON CONFLICT (q) DO UPDATE SET minutes = minutes + 1, wear_s = wear_s + excluded.wear_s,"
+    " beats = beats + excluded.beats, artifact_beats = artifact_beats + excluded.artifact_beats,"
+    " movement_minutes = movement_minutes + excluded.movement_minutes;"
+).format(*(t.format(r="NEW") for t in _WINDOW_TERMS_4))
+_SUB_4 = (
+    "UPDATE window_totals SET minutes = minutes - 1, wear_s = wear_s - {},"
+    " beats = beats - {}, artifact_beats = artifact_beats - {},"
+    " movement_minutes = movement_minutes - {}"
+    " WHERE q = (OLD.t_ms - 1) / 900000;"
+    " DELETE FROM window_totals WHERE q = (OLD.t_ms - 1) / 900000 AND minutes <= 0;"
+).format(*(t.format(r="OLD") for t in _WINDOW_TERMS_4))
+_V4 = f"""
 ALTER TABLE windows ADD COLUMN movement_mg REAL;
+ALTER TABLE window_totals ADD COLUMN movement_minutes INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER window_totals_insert;
+DROP TRIGGER window_totals_delete;
+DROP TRIGGER window_totals_update_old;
+DROP TRIGGER window_totals_update_new;
+CREATE TRIGGER window_totals_insert AFTER INSERT ON windows
+    WHEN {_COUNTS.format(r="NEW")} BEGIN {_ADD_4} END;
+CREATE TRIGGER window_totals_delete AFTER DELETE ON windows
+    WHEN {_COUNTS.format(r="OLD")} BEGIN {_SUB_4} END;
+CREATE TRIGGER window_totals_update_old AFTER UPDATE ON windows
+    WHEN {_COUNTS.format(r="OLD")} BEGIN {_SUB_4} END;
+CREATE TRIGGER window_totals_update_new AFTER UPDATE ON windows
+    WHEN {_COUNTS.format(r="NEW")} BEGIN {_ADD_4} END;
 """
 
 #: Schema steps; step k (1-based) brings ``user_version`` from k-1 to k.
@@ -888,17 +917,18 @@ class Store:
         """The minute windows ending in ``(t0, t1]``, summed per quarter hour (windows ending
         in ``(k·900 s, (k+1)·900 s]`` go to quarter k): ``start`` (epoch s of each quarter),
         ``minutes`` (windows with beats), ``wear_s`` (time the beats covered: n × mean RR, at
-        most a minute each), ``beats`` and ``artifact_beats`` (beats artifact correction
-        replaced). Whole quarters come from ``window_totals``; a quarter the period cuts is
-        summed from its windows."""
+        most a minute each), ``beats``, ``artifact_beats`` (beats artifact correction
+        replaced) and ``movement_minutes`` (windows with beats whose movement is known).
+        Whole quarters come from ``window_totals``; a quarter the period cuts is summed
+        from its windows."""
         a, b = _ms(t0_epoch_s), _ms(t1_epoch_s)
         q0, q1 = -(-a // QUARTER_MS), b // QUARTER_MS  # the quarters wholly inside
         rows = self._db.execute(
-            "SELECT q, minutes, wear_s, beats, artifact_beats FROM window_totals"
-            " WHERE q >= ? AND q < ? ORDER BY q",
+            "SELECT q, minutes, wear_s, beats, artifact_beats, movement_minutes"
+            " FROM window_totals WHERE q >= ? AND q < ? ORDER BY q",
             (q0, q1),
         ).fetchall()
-        terms = ", ".join(f"sum({t.format(r='windows')})" for t in _WINDOW_TERMS)
+        terms = ", ".join(f"sum({t.format(r='windows')})" for t in _WINDOW_TERMS_4)
         edge = (
             f"SELECT (t_ms - 1) / {QUARTER_MS}, count(*), {terms} FROM windows"
             f" WHERE t_ms > ? AND t_ms <= ? AND {_COUNTS.format(r='windows')} GROUP BY 1"
@@ -909,13 +939,14 @@ class Store:
             head = self._db.execute(edge, (a, q0 * QUARTER_MS)).fetchall()
             tail = self._db.execute(edge, (q1 * QUARTER_MS, b)).fetchall()
             rows = head + rows + tail
-        m = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+        m = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
         return {
             "start": m[:, 0] * (QUARTER_MS / 1000),
             "minutes": m[:, 1],
             "wear_s": m[:, 2],
             "beats": m[:, 3],
             "artifact_beats": m[:, 4],
+            "movement_minutes": m[:, 5],
         }
 
     def windows_between(self, t0_epoch_s: float, t1_epoch_s: float) -> list[WindowRow]:
@@ -926,16 +957,15 @@ class Store:
         )
         return [WindowRow(r[0] / 1000.0, *r[1:]) for r in rows]
 
-    def movement_between(self, t0_epoch_s: float, t1_epoch_s: float) -> tuple[F64, F64]:
-        """The minute windows ending in ``(t0, t1]`` whose movement is known: (their ends in
-        epoch seconds, movement in mg), in time order."""
+    def moving_minutes(self, t0_epoch_s: float, t1_epoch_s: float, moving_mg: float) -> F64:
+        """The ends (epoch s) of the minute windows with beats ending in ``(t0, t1]`` whose
+        movement was at least ``moving_mg``, in time order (only these rows leave SQLite)."""
         rows = self._db.execute(
-            "SELECT t_ms, movement_mg FROM windows WHERE t_ms > ? AND t_ms <= ?"
-            " AND movement_mg IS NOT NULL ORDER BY t_ms",
-            (_ms(t0_epoch_s), _ms(t1_epoch_s)),
+            "SELECT t_ms FROM windows WHERE t_ms > ? AND t_ms <= ? AND movement_mg >= ?"
+            f" AND {_COUNTS.format(r='windows')} ORDER BY t_ms",
+            (_ms(t0_epoch_s), _ms(t1_epoch_s), float(moving_mg)),
         ).fetchall()
-        m = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
-        return m[:, 0] / 1000.0, m[:, 1]
+        return np.fromiter((r[0] for r in rows), np.float64, len(rows)) / 1000.0
 
     def controls_since(self, t_epoch_s: float) -> list[Control]:
         """Controls written at or after ``t`` (epoch s), oldest first."""

@@ -382,6 +382,7 @@ def test_quarter_hour_totals_follow_every_write_replace_and_delete(tmp_path: Pat
             33.0,
             40.0,
             rng.choice([None, 0.0, 1.5]),
+            rng.choice([None, None, 3.0, 150.0]),
         )
 
     for minute in range(600):
@@ -403,6 +404,7 @@ def test_quarter_hour_totals_follow_every_write_replace_and_delete(tmp_path: Pat
                 ("wear_s", min(60.0, w.n_beats * 60 / w.mean_hr)),
                 ("beats", w.n_beats),
                 ("artifact_beats", (w.artifact_pct or 0) * w.n_beats / 100),
+                ("movement_minutes", float(w.movement_mg is not None)),
             ):
                 out[(q, k)] = out.get((q, k), 0.0) + v
         return out
@@ -414,8 +416,14 @@ def test_quarter_hour_totals_follow_every_write_replace_and_delete(tmp_path: Pat
         want = brute(a, b)
         assert sorted({q for q, _ in want}) == [round(s / 900) for s in got["start"]]
         for i, s in enumerate(got["start"]):
-            for k in ("minutes", "wear_s", "beats", "artifact_beats"):
+            for k in ("minutes", "wear_s", "beats", "artifact_beats", "movement_minutes"):
                 assert got[k][i] == pytest.approx(want[(round(s / 900), k)], abs=1e-6), k
+        moving = [
+            w.end_epoch_s
+            for w in store.windows_between(a - 60, b + 60)
+            if a < w.end_epoch_s <= b and w.n_beats and w.mean_hr and (w.movement_mg or 0) >= 20
+        ]
+        assert store.moving_minutes(a, b, 20.0).tolist() == pytest.approx(moving)
     store.close()
 
 
@@ -461,9 +469,10 @@ def test_a_version_3_log_gains_movement_and_keeps_its_minutes_readable(tmp_path:
     store.add_window(WindowRow(T0 + 240, "calm", 60, 62.0, 3.6))  # no accelerometer
     got = {w.end_epoch_s: w.movement_mg for w in store.windows_between(T0, T0 + 300)}
     assert got == {T0 + 60: None, T0 + 120: 180.5, T0 + 180: 6.5, T0 + 240: None}
-    ends, mg = store.movement_between(T0, T0 + 300)
-    assert ends.tolist() == [T0 + 120, T0 + 180] and mg.tolist() == [180.5, 6.5]
-    assert store.window_buckets(T0, T0 + 300)["minutes"].sum() == 4  # totals unchanged
+    assert store.moving_minutes(T0, T0 + 300, 20.0).tolist() == [T0 + 120]
+    assert store.moving_minutes(T0, T0 + 300, 5.0).tolist() == [T0 + 120, T0 + 180]
+    q = store.window_buckets(T0, T0 + 300)
+    assert q["minutes"].sum() == 4 and q["movement_minutes"].sum() == 2
     store.close()
 
 
