@@ -5,6 +5,7 @@ movement in each scoring window; analyze and import find the same episodes."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -190,3 +191,78 @@ def test_import_of_beats_without_date_times_cannot_take_motion(
         "placed on its beats (expected an RR file with ISO 8601 times, e.g. "
         "'timestamp,rr_ms' as 'kindpulse record' writes)"
     ]
+
+
+def walking_and_still(doc: dict[str, Any]) -> tuple[list[float], list[float]]:
+    window = doc["detector"]["window_s"]
+    walking = [s["movement_mg"] for s in doc["states"] if WALK[0] + window <= s["end_s"] <= WALK[1]]
+    still = [
+        s["movement_mg"]
+        for s in doc["states"]
+        if s["end_s"] <= WALK[0] or s["end_s"] >= WALK[1] + window
+    ]
+    return walking, still
+
+
+def test_polar_sensor_logger_rr_export_takes_motion(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    rr, acc = files
+    polar_rr = tmp_path / "Polar_H10_RR.txt"
+    rows = [ln.split(",") for ln in rr.read_text().splitlines() if ln[:1].isdigit()]
+    polar_rr.write_text(
+        "Phone timestamp;RR-interval [ms]\n" + "\n".join(f"{t};{v}" for t, v in rows) + "\n"
+    )
+    walking, still = walking_and_still(analyze(str(polar_rr), "--motion", str(acc)))
+    assert min(walking) > 80.0 and max(still) < 15.0
+
+
+def test_zone_less_times_are_this_machine_s_local_time(tmp_path: Path) -> None:
+    """Beats stamped with an offset (-05:00), the accelerometer in zone-less local time:
+    they meet only if the zone-less times are read in the machine's zone (TZ)."""
+    scenario = tmp_path / "walk.toml"
+    scenario.write_text(SCENARIO)
+    rr = tmp_path / "rr.csv"
+    p = kp(
+        "simulate",
+        "--scenario",
+        str(scenario),
+        "--seed",
+        "3",
+        "--timestamps",
+        "--start",
+        "2026-01-05T09:00:00-05:00",
+        "--out",
+        str(rr),
+    )
+    assert p.returncode == 0, p.stderr
+    assert "T09:00:00.875-05:00," in rr.read_text()
+    acc = tmp_path / "acc.txt"
+    write_polar(
+        acc,
+        fs=25,
+        duration_s=3120,
+        start=START - timedelta(seconds=60),
+        walk=(WALK[0] + 60, WALK[1] + 60),
+        seed=11,
+    )
+    env = {**os.environ, "TZ": "America/New_York"}
+    p = subprocess.run(
+        [KINDPULSE, "analyze", str(rr), "--motion", str(acc), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert p.returncode == 0, p.stderr
+    walking, still = walking_and_still(json.loads(p.stdout))
+    assert min(walking) > 80.0 and max(still) < 15.0
+    # Read in UTC instead, the accelerometer is five hours away.
+    p = subprocess.run(
+        [KINDPULSE, "analyze", str(rr), "--motion", str(acc)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "TZ": "UTC"},
+    )
+    assert p.returncode == 65 and "does not overlap" in p.stderr
