@@ -229,42 +229,51 @@ CREATE TRIGGER window_totals_update_new AFTER UPDATE ON windows
 
 #: Version 4: each minute's movement from the strap's accelerometer (mg, the median of the
 #: minute's seconds, :mod:`kindpulse.motion`); NULL where it was not known (a strap without
-#: an accelerometer, a log written before, an import without motion). The quarter-hour
-#: totals also count the minutes whose movement is known (``movement_minutes``), so a review
-#: of a year tells how much of it the motion sensor covered without reading every minute.
-_WINDOW_TERMS_4 = (*_WINDOW_TERMS, "({r}.movement_mg IS NOT NULL)")
-_ADD_4 = (
+#: an accelerometer, a log written before, an import without motion).
+_V4 = """
+ALTER TABLE windows ADD COLUMN movement_mg REAL;
+"""
+
+#: Version 5: the quarter-hour totals also count the minutes whose movement is known
+#: (``movement_minutes``), so a review of a year tells how much of it the motion sensor
+#: covered without reading every minute; counted afresh for the rows already there.
+_WINDOW_TERMS_5 = (*_WINDOW_TERMS, "({r}.movement_mg IS NOT NULL)")
+_ADD_5 = (
     "INSERT INTO window_totals VALUES ((NEW.t_ms - 1) / 900000, 1, {}, {}, {}, {})"
     " ON CONFLICT (q) DO UPDATE SET minutes = minutes + 1, wear_s = wear_s + excluded.wear_s,"
     " beats = beats + excluded.beats, artifact_beats = artifact_beats + excluded.artifact_beats,"
     " movement_minutes = movement_minutes + excluded.movement_minutes;"
-).format(*(t.format(r="NEW") for t in _WINDOW_TERMS_4))
-_SUB_4 = (
+).format(*(t.format(r="NEW") for t in _WINDOW_TERMS_5))
+_SUB_5 = (
     "UPDATE window_totals SET minutes = minutes - 1, wear_s = wear_s - {},"
     " beats = beats - {}, artifact_beats = artifact_beats - {},"
     " movement_minutes = movement_minutes - {}"
     " WHERE q = (OLD.t_ms - 1) / 900000;"
     " DELETE FROM window_totals WHERE q = (OLD.t_ms - 1) / 900000 AND minutes <= 0;"
-).format(*(t.format(r="OLD") for t in _WINDOW_TERMS_4))
-_V4 = f"""
-ALTER TABLE windows ADD COLUMN movement_mg REAL;
+).format(*(t.format(r="OLD") for t in _WINDOW_TERMS_5))
+_V5 = f"""
 ALTER TABLE window_totals ADD COLUMN movement_minutes INTEGER NOT NULL DEFAULT 0;
+UPDATE window_totals SET movement_minutes = (
+    SELECT count(movement_mg) FROM windows
+    WHERE t_ms > window_totals.q * 900000 AND t_ms <= window_totals.q * 900000 + 900000
+        AND {_COUNTS.format(r="windows")}
+);
 DROP TRIGGER window_totals_insert;
 DROP TRIGGER window_totals_delete;
 DROP TRIGGER window_totals_update_old;
 DROP TRIGGER window_totals_update_new;
 CREATE TRIGGER window_totals_insert AFTER INSERT ON windows
-    WHEN {_COUNTS.format(r="NEW")} BEGIN {_ADD_4} END;
+    WHEN {_COUNTS.format(r="NEW")} BEGIN {_ADD_5} END;
 CREATE TRIGGER window_totals_delete AFTER DELETE ON windows
-    WHEN {_COUNTS.format(r="OLD")} BEGIN {_SUB_4} END;
+    WHEN {_COUNTS.format(r="OLD")} BEGIN {_SUB_5} END;
 CREATE TRIGGER window_totals_update_old AFTER UPDATE ON windows
-    WHEN {_COUNTS.format(r="OLD")} BEGIN {_SUB_4} END;
+    WHEN {_COUNTS.format(r="OLD")} BEGIN {_SUB_5} END;
 CREATE TRIGGER window_totals_update_new AFTER UPDATE ON windows
-    WHEN {_COUNTS.format(r="NEW")} BEGIN {_ADD_4} END;
+    WHEN {_COUNTS.format(r="NEW")} BEGIN {_ADD_5} END;
 """
 
 #: Schema steps; step k (1-based) brings ``user_version`` from k-1 to k.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 
 #: A minute counts as "moving" when its movement is at least this (mg) and the detector's
 #: configuration names no threshold of its own (``DetectorConfig.moving_mg``): above
@@ -928,7 +937,7 @@ class Store:
             " FROM window_totals WHERE q >= ? AND q < ? ORDER BY q",
             (q0, q1),
         ).fetchall()
-        terms = ", ".join(f"sum({t.format(r='windows')})" for t in _WINDOW_TERMS_4)
+        terms = ", ".join(f"sum({t.format(r='windows')})" for t in _WINDOW_TERMS_5)
         edge = (
             f"SELECT (t_ms - 1) / {QUARTER_MS}, count(*), {terms} FROM windows"
             f" WHERE t_ms > ? AND t_ms <= ? AND {_COUNTS.format(r='windows')} GROUP BY 1"

@@ -447,22 +447,37 @@ def test_time_worn_between_any_edges_is_the_rr_of_the_beats_between_them(tmp_pat
     store.close()
 
 
-def test_a_version_3_log_gains_movement_and_keeps_its_minutes_readable(tmp_path: Path) -> None:
-    """Movement came with log version 4: an older log's minutes read back with no movement
-    (not known, never 0), and new minutes keep theirs, also when a minute is replaced."""
+@pytest.mark.parametrize("version", [3, 4])
+def test_an_older_log_gains_movement_and_keeps_its_minutes_readable(
+    tmp_path: Path, version: int
+) -> None:
+    """Movement came with log version 4 (and its quarter-hour count with 5): a version 3
+    log's minutes read back with no movement (not known, never 0), a version 4 log's keep
+    theirs and are counted; new minutes keep theirs, also when a minute is replaced."""
     db = sqlite3.connect(tmp_path / DB_NAME)
-    for k in range(3):
+    for k in range(version):
         db.executescript(f"BEGIN;\n{MIGRATIONS[k]}\nPRAGMA user_version = {k + 1};\nCOMMIT;")
     db.execute(
         "INSERT INTO windows (t_ms, state, n_beats, mean_hr, ln_rmssd) VALUES (?, ?, ?, ?, ?)",
         (round((T0 + 60) * 1000), "calm", 60, 61.0, 3.7),
     )
+    if version >= 4:
+        db.execute(
+            "INSERT INTO windows (t_ms, state, n_beats, mean_hr, movement_mg)"
+            " VALUES (?, 'calm', 60, 61.0, 7.0)",
+            (round((T0 + 360) * 1000),),
+        )
     db.commit()
     db.close()
     store = Store.open(tmp_path)
-    assert store.schema_version == len(MIGRATIONS) >= 4
+    assert store.schema_version == len(MIGRATIONS) >= 5
     (old,) = store.windows_between(T0, T0 + 61)
     assert (old.state, old.mean_hr, old.movement_mg) == ("calm", 61.0, None)
+    counted = store.window_buckets(T0, T0 + 3600)["movement_minutes"].sum()
+    assert counted == (1 if version >= 4 else 0)
+    if version >= 4:
+        store.add_window(WindowRow(T0 + 360, "calm", 60, 61.0, 3.7))  # its movement unknown now
+    assert store.window_buckets(T0, T0 + 3600)["movement_minutes"].sum() == 0
     store.add_window(WindowRow(T0 + 120, "active", 90, 95.0, 3.1, movement_mg=180.5))
     store.add_window(WindowRow(T0 + 180, "calm", 60, 62.0, 3.6, movement_mg=4.0))
     store.add_window(WindowRow(T0 + 180, "calm", 60, 62.0, 3.6, movement_mg=6.5))  # replaced
