@@ -588,10 +588,14 @@ def _map_sensor_clock(sensor: F64, phone: F64, resolution: float, name: str) -> 
         # blocks are the truest; a low percentile rather than the minimum, so a stray block
         # (a phone clock stepping back) cannot pull it down.
         intercept += float(np.percentile(r, ENVELOPE_PERCENTILE))
-    if abs(slope) > MAX_DRIFT:
+    sensor_span = float(sensor[-1] - sensor[0])
+    phone_span = float(phone[-1] - phone[0])
+    # A rate far from the phone's, or spans that differ by more than the latency could
+    # explain, is no drifting clock but another unit.
+    if abs(slope) > MAX_DRIFT or abs(sensor_span - phone_span) > 2.0 + MAX_DRIFT * phone_span:
         raise InputDataError(
-            f"{name}: the sensor timestamps run {slope * 1e6:+.0f} ppm against the phone's "
-            "clock (expected a strap clock within 1 %; are they in ns?)"
+            f"{name}: the sensor timestamps span {sensor_span:.3f} s where the phone's span "
+            f"{phone_span:.3f} s (expected the strap's clock in ns, within 1 % of the phone's)"
         )
     intercept += resolution
     return intercept + (1.0 + slope) * sensor, -slope / (1.0 + slope) * 1e6

@@ -349,6 +349,18 @@ BAD_FILES: list[tuple[str, bytes, str]] = [
     ),
     ("binary", b"\x00\x01\x02" * 10, "binary data"),
     (
+        "sensor_in_us",
+        "\n".join(
+            [POLAR_HEADER]
+            + [
+                f"2026-01-05T09:{i // 1500:02d}:{i // 25 % 60:02d}.{i % 25 * 40:03d};"
+                f"{599616000000000 + i * 40_000};12;-8;1001"
+                for i in range(25 * 120)
+            ]
+        ).encode(),
+        "the sensor timestamps span 0.120 s where the phone's span 119.960 s",
+    ),
+    (
         "epoch_then_word",
         b"timestamp,x_mg,y_mg,z_mg\n1767600000.00,1,2,3\nNaT,1,2,3\n",
         ":3: 'NaT' is not a number (expected a timestamp, ISO 8601",
