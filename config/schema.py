@@ -264,7 +264,7 @@ KEYS: tuple[Key, ...] = (
         'A window whose beats cover less than this share of it is "unknown" (gaps, lost '
         "contact).",
         unit="fraction of the window", low=0, high=1),
-    Key("detector", "sustain_min", Kind.FLOAT, 7.0,
+    Key("detector", "sustain_min", Kind.FLOAT, 8.0,
         "Strain is judged over a span this long before a stretch is confirmed.",
         unit=MIN, low=1, high=120),
     Key("detector", "sustain_fraction", Kind.FLOAT, 0.6,

@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
+from statistics import median
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -113,7 +114,7 @@ class DetectorConfig:
     seated_input_s: float = 60.0
     max_artifact_pct: float = 15.0
     min_coverage: float = 0.4
-    sustain_min: float = 7.0
+    sustain_min: float = 8.0
     #: The share of the span that must be scorable (known, still, not recovering).
     sustain_fraction: float = 0.6
     end_min: float = 2.0
@@ -205,28 +206,31 @@ class _Samples:
         return self._hr[self._lo : self._hi]
 
 
-def span_spread(
-    t: FloatArray, values: FloatArray, centre: float, span_s: float, prior: float, floor: float
-) -> tuple[float, int]:
-    """The spread of span means on calm data, around the baseline's centre: the samples
-    are cut into consecutive blocks of ``span_s``; each block that is at least half full
-    gives its mean's distance from ``centre`` (slow drift over the baseline's days
-    included); their robust standard deviation (1.4826 × MAD about zero) is shrunk towards
-    ``prior`` with the weight of :data:`PRIOR_SPANS` blocks, and never below ``floor``.
-    Returns the spread and the number of blocks it used."""
+def block_means(t: FloatArray, values: FloatArray, span_s: float) -> FloatArray:
+    """The means of the samples in consecutive blocks of ``span_s`` that are finished (a
+    later block has begun) and at least half full, in time order."""
     if t.size == 0:
-        return max(prior, floor), 0
+        return np.empty(0)
     block = np.floor(t / span_s).astype(np.int64)
     starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
     counts = np.diff(np.r_[starts, t.size])
     full = counts >= max(2.0, 0.5 * span_s / SAMPLE_EVERY_S)
-    n = int(full.sum())
+    full[-1] = False  # the block still filling counts once the next one has begun
+    sums: FloatArray = np.add.reduceat(values, starts)
+    return sums[full] / counts[full]
+
+
+def span_spread(means: FloatArray, centre: float, prior: float, floor: float) -> float:
+    """The spread of span means on calm data, around the baseline's centre: each block
+    mean's distance from ``centre`` (so slow drift over the baseline's days counts), their
+    robust standard deviation (1.4826 × MAD about zero), shrunk towards ``prior`` with the
+    weight of :data:`PRIOR_SPANS` blocks, never below ``floor``."""
+    n = means.size
     if n == 0:
-        return max(prior, floor), 0
-    means = np.add.reduceat(values, starts)[full] / counts[full]
+        return max(prior, floor)
     est = MAD_TO_SD * float(np.median(np.abs(means - centre)))
     shrunk = math.sqrt((PRIOR_SPANS * prior**2 + n * est**2) / (PRIOR_SPANS + n))
-    return max(shrunk, floor), n
+    return max(shrunk, floor)
 
 
 @dataclass(slots=True)
@@ -241,6 +245,7 @@ class BaselineTracker:
     good_s: float = 0.0  # seconds of good data seen while bootstrapping
     ready: bool = False
     _cache: Baseline | None = None
+    _blocks: tuple[tuple[float, int], FloatArray, FloatArray] | None = None
 
     def current(self) -> Baseline:
         if self._cache is None:
@@ -254,10 +259,18 @@ class BaselineTracker:
         ln_c, hr_c = float(np.median(ln)), float(np.median(hr))
         ln_s = max(MAD_TO_SD * float(np.median(np.abs(ln - ln_c))), MIN_SPREAD_LN_RMSSD)
         hr_s = max(MAD_TO_SD * float(np.median(np.abs(hr - hr_c))), MIN_SPREAD_HR_BPM)
-        span_ln, spans = span_spread(
-            t, ln, ln_c, self.span_s, PRIOR_SPAN_SPREAD_LN, MIN_SPAN_SPREAD_LN
-        )
-        span_hr, _ = span_spread(t, hr, hr_c, self.span_s, PRIOR_SPAN_SPREAD_HR, MIN_SPAN_SPREAD_HR)
+        # Block means change only when a block finishes or the oldest sample goes.
+        key = (float(t[0]), math.floor(float(t[-1]) / self.span_s))
+        if self._blocks is None or self._blocks[0] != key:
+            self._blocks = (
+                key,
+                block_means(t, ln, self.span_s),
+                block_means(t, hr, self.span_s),
+            )
+        _, means_ln, means_hr = self._blocks
+        span_ln = span_spread(means_ln, ln_c, PRIOR_SPAN_SPREAD_LN, MIN_SPAN_SPREAD_LN)
+        span_hr = span_spread(means_hr, hr_c, PRIOR_SPAN_SPREAD_HR, MIN_SPAN_SPREAD_HR)
+        spans = int(means_ln.size)
         return Baseline(ln_c, ln_s, hr_c, hr_s, ln.size, self.ready, span_ln, span_hr, spans=spans)
 
     def offer(self, t_s: float, ln_rmssd: float, hr_bpm: float, step_s: float) -> None:
@@ -621,8 +634,8 @@ class Detector:
             return None
         end = self._span[-1].end_s
         expected = max(1.0, (end - since_s) / self.cfg.step_s)
-        d_ln = float(np.median([k.ln for k in kept])) - base.ln_rmssd
-        d_hr = float(np.median([k.hr for k in kept])) - base.hr_bpm
+        d_ln = median([k.ln for k in kept]) - base.ln_rmssd
+        d_hr = median([k.hr for k in kept]) - base.hr_bpm
         return Evidence(
             d_ln,
             d_hr,
@@ -643,7 +656,7 @@ class Detector:
         before = [k.hr for k in self._span if end - 180.0 < k.end_s <= end - 120.0]
         if not now or not before:
             return False
-        return float(np.median(now)) - float(np.median(before)) >= 2.0 * RISING_BPM_PER_MIN
+        return median(now) - median(before) >= 2.0 * RISING_BPM_PER_MIN
 
     def _strained(self, ev: Evidence | None, scale: float) -> bool:
         """The evidence crosses the thresholds (``scale`` 1 to confirm, 0.5 to hold on)."""

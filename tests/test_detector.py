@@ -381,22 +381,36 @@ def dataclasses_replace_end(w: WindowInput, end_s: float) -> WindowInput:
 
 
 def test_span_spread_is_the_robust_spread_of_calm_span_means_shrunk_to_the_prior() -> None:
-    from kindpulse.detector import MAD_TO_SD, PRIOR_SPANS, span_spread
+    from kindpulse.detector import MAD_TO_SD, PRIOR_SPANS, block_means, span_spread
 
-    t = np.arange(0.0, 40 * 300.0, 60.0)  # 40 blocks of 5 samples
+    t = np.arange(0.0, 41 * 300.0, 60.0)  # 41 blocks of 5 samples, the last still filling
     rng = np.random.default_rng(3)
-    means = rng.normal(0.0, 0.2, 40)
-    v = np.repeat(means, 5)
-    got, n = span_spread(t, v, 0.0, 300.0, prior=0.15, floor=0.01)
-    est = MAD_TO_SD * float(np.median(np.abs(means)))
-    assert n == 40
-    assert got == pytest.approx(
-        math.sqrt((PRIOR_SPANS * 0.15**2 + 40 * est**2) / (PRIOR_SPANS + 40))
-    )
-    # Few blocks lean on the prior; none gives it; the floor holds.
-    assert span_spread(t[:5], v[:5], 0.0, 300.0, 0.15, 0.01)[1] == 1
-    assert span_spread(t[:0], v[:0], 0.0, 300.0, 0.15, 0.01) == (0.15, 0)
-    assert span_spread(t, v * 0.0, 0.0, 300.0, 0.0, 0.05)[0] == 0.05
+    means = rng.normal(0.0, 0.2, 41)
+    v = np.repeat(means, 5) + np.tile([-0.1, 0.1, 0.0, 0.05, -0.05], 41)
+    got = block_means(t, v, 300.0)
+    assert got == pytest.approx(means[:40])  # finished blocks only
+    est = MAD_TO_SD * float(np.median(np.abs(means[:40] - 0.02)))
+    want = math.sqrt((PRIOR_SPANS * 0.15**2 + 40 * est**2) / (PRIOR_SPANS + 40))
+    assert span_spread(got, 0.02, prior=0.15, floor=0.01) == pytest.approx(want)
+    # A block less than half full does not count; none gives the prior; the floor holds.
+    assert block_means(t[::3], v[::3], 300.0).size == 0
+    assert span_spread(np.empty(0), 0.0, 0.15, 0.01) == 0.15
+    assert span_spread(np.zeros(40), 0.0, 0.0, 0.05) == 0.05
+
+
+def test_the_baseline_span_spread_follows_calm_spans_and_drift() -> None:
+    """Calm spans that wander (drift) widen the span spread; steady ones narrow it."""
+    steady, drifting = BaselineTracker(0.0, 86400.0, 300.0), BaselineTracker(0.0, 86400.0, 300.0)
+    rng = np.random.default_rng(1)
+    for i in range(600):
+        t = 60.0 * i
+        steady.offer(t, 3.8 + rng.normal(0, 0.1), 65 + rng.normal(0, 2), 60.0)
+        wander = 0.3 * math.sin(i / 60.0)
+        drifting.offer(t, 3.8 + wander + rng.normal(0, 0.1), 65 - 10 * wander, 60.0)
+    a, b = steady.current(), drifting.current()
+    assert a.spans == b.spans == 119
+    assert a.span_ln_spread < 0.1 < b.span_ln_spread
+    assert a.span_hr_spread < 2.0 < b.span_hr_spread
 
 
 def test_one_stretch_gives_one_episode_and_its_figures_come_from_the_stretch() -> None:
