@@ -217,7 +217,8 @@ def block_means(t: FloatArray, values: FloatArray, span_s: float) -> FloatArray:
     full = counts >= max(2.0, 0.5 * span_s / SAMPLE_EVERY_S)
     full[-1] = False  # the block still filling counts once the next one has begun
     sums: FloatArray = np.add.reduceat(values, starts)
-    return sums[full] / counts[full]
+    out: FloatArray = sums[full] / counts[full]
+    return out
 
 
 def span_spread(means: FloatArray, centre: float, prior: float, floor: float) -> float:
