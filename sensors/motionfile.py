@@ -231,7 +231,9 @@ def parse_motion_bytes(raw: bytes, name: str) -> MotionSamples:
     fend += _PAD
     tc = hdr.time_col
     iso = bool(pad[fstart[0, tc] + 4] == ord("-"))
-    numeric = [c for c in range(hdr.ncols) if not (iso and c == tc)]
+    # Only the columns used are read (an export may add others, or end rows with a delimiter).
+    used = {tc, *hdr.axes} | ({hdr.sensor_col} if hdr.sensor_col is not None else set())
+    numeric = sorted(c for c in used if not (iso and c == tc))
     col: dict[int, F64] = {}
     for c in numeric:
         expected = f"a timestamp, {_TIME_EXAMPLE}" if c == tc else "a finite number"

@@ -225,6 +225,18 @@ def test_plain_layout_keeps_its_times(tmp_path: Path, epoch: bool, start: dateti
     np.testing.assert_allclose(got.y_mg, truth.xyz[1], atol=1e-9)
 
 
+def test_other_columns_and_a_trailing_delimiter_are_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "acc.txt"
+    truth = write_polar(path, fs=50, duration_s=120, start=PLUS_ONE)
+    lines = path.read_text().splitlines()
+    extra = [lines[0].replace("Phone timestamp;", "Phone timestamp;note;") + ";"]
+    extra += [ln.replace(";", ";n/a;", 1) + ";" for ln in lines[1:]]
+    path.write_text("\n".join(extra) + "\n")
+    got = read_motion_file(path)
+    np.testing.assert_allclose(got.t0_epoch_s + got.t_s, truth.epoch_s, atol=0.003, rtol=0)
+    np.testing.assert_array_equal(got.z_mg, truth.xyz[2])
+
+
 def test_rows_a_little_out_of_order_are_sorted(tmp_path: Path) -> None:
     path = tmp_path / "acc.csv"
     write_plain(path, fs=25, duration_s=20, start=PLUS_ONE)
