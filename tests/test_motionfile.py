@@ -426,3 +426,26 @@ def test_files_that_do_not_overlap_are_exit_65(tmp_path: Path) -> None:
     assert p.returncode == 65
     assert len(p.stderr.splitlines()) == 1
     assert "does not overlap" in p.stderr
+
+
+def test_what_kindpulse_record_writes_reads_back(tmp_path: Path) -> None:
+    """``kindpulse record``'s accelerometer file (Polar Sensor Logger's layout, its phone
+    times already placed, values with decimals when frames are scaled) reads back to its
+    samples: times to the ms it was written in, values exactly."""
+    from kindpulse.sensors.record import ACC_HEADER, format_mg, format_phone_time
+
+    rng = np.random.default_rng(3)
+    t = 1_767_600_000.0123 + np.arange(25 * 300) / 25.0 / (1 + 30e-6)
+    ns = 599_616_000_000_000_000 + np.arange(t.size) * 40_000_000
+    xyz = np.round(rng.normal(0.0, 200.0, (3, t.size)) * 8) / 8  # steps of 1/8 mg
+    rows = [
+        f"{format_phone_time(a)};{s};{format_mg(x)};{format_mg(y)};{format_mg(z)}"
+        for a, s, x, y, z in zip(t.tolist(), ns.tolist(), *xyz.tolist(), strict=True)
+    ]
+    path = tmp_path / "walk.acc.txt"
+    path.write_text(ACC_HEADER + "\n" + "\n".join(rows) + "\n")
+    assert any("." in r.split(";")[2] for r in rows)
+    got = read_motion_file(path)
+    assert np.abs(got.t0_epoch_s + got.t_s - t).max() < 0.0015
+    np.testing.assert_array_equal(np.vstack([got.x_mg, got.y_mg, got.z_mg]), xyz)
+    assert got.drift_ppm == pytest.approx(30.0, abs=5.0)
