@@ -132,6 +132,7 @@ __all__ = [
     "parse_scenario",
     "scenario_from_dict",
     "simulate",
+    "write_movement",
     "write_rr",
 ]
 
@@ -1360,6 +1361,24 @@ def write_rr(
         out.write("\n")
 
 
+def write_movement(
+    out: TextIO, result: SimResult, *, timestamps: bool = False, start: datetime = DEFAULT_START
+) -> None:
+    """Write ``result``'s movement, one row a second: ``t_s,movement_mg`` (the second's end
+    in seconds on the true clock) or, with ``timestamps``, ``timestamp,movement_mg`` (ISO
+    8601 as :func:`write_rr` writes it). Seconds inside a dropout have no row."""
+    ends, mg = result.movement_track()
+    if timestamps:
+        out.write("timestamp,movement_mg\n")
+        for e, v in zip(ends.tolist(), mg.tolist(), strict=True):
+            when = (start + timedelta(milliseconds=e)).isoformat(timespec="milliseconds")
+            out.write(f"{when},{v:.2f}\n")
+    else:
+        out.write("t_s,movement_mg\n")
+        for e, v in zip(ends.tolist(), mg.tolist(), strict=True):
+            out.write(f"{e / 1000.0:g},{v:.2f}\n")
+
+
 def _open_out(path: str) -> TextIO:
     try:
         return open(path, "w", encoding="utf-8", newline="")
@@ -1390,6 +1409,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     else:
         with _open_out(args.out) as f:
             write_rr(f, result, timestamps=args.timestamps, start=start, comment=comment)
+    movement = getattr(args, "movement", None)
+    if movement is not None:
+        with _open_out(movement) as f:
+            write_movement(f, result, timestamps=args.timestamps, start=start)
     if args.truth is not None:
         text = json.dumps(truth, indent=1, allow_nan=False) + "\n"
         if args.truth == "-":
@@ -1439,6 +1462,14 @@ def add_simulate_command(
         metavar="FILE",
         help="also write the ground truth as JSON (segments, faults, stress "
         "episodes, exercise bouts; '-' for stdout)",
+    )
+    p.add_argument(
+        "--movement",
+        default=None,
+        metavar="FILE",
+        help="also write the simulated movement, one row a second: 't_s,movement_mg' "
+        "(with --timestamps 'timestamp,movement_mg'; mg as a strap's accelerometer gives "
+        "it, no row inside a dropout)",
     )
     p.add_argument(
         "--timestamps",

@@ -726,3 +726,27 @@ def test_endless_days_keep_movement_on_the_beats_clock() -> None:
     assert np.array_equal(plain[0][0], got[0][0])
     walking = np.concatenate([g[3] for g in got[3:5]])
     assert np.median(walking) >= 120
+
+
+def test_simulate_writes_the_movement_beside_the_rr(tmp_path: Path) -> None:
+    rr, mv, mvt = tmp_path / "rr.csv", tmp_path / "mv.csv", tmp_path / "mvt.csv"
+    args = ("--scenario", "confounders", "--seed", "1", "--out", str(rr))
+    assert run_simulate(*args, "--movement", str(mv)) == 0
+    assert (
+        run_simulate(
+            *args, "--movement", str(mvt), "--timestamps", "--start", "2026-03-02T08:30:00+01:00"
+        )
+        == 0
+    )
+    res = simulate(load_scenario("confounders"), 1)
+    ends, mg = res.movement_track()
+    lines = mv.read_text().splitlines()
+    assert lines[0] == "t_s,movement_mg" and len(lines) == ends.size + 1
+    assert lines[1] == f"1,{mg[0]:.2f}"
+    got = np.loadtxt(mv, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(got[:, 0], ends / 1000.0)
+    np.testing.assert_allclose(got[:, 1], mg, atol=0.005)
+    assert got[:, 0].size < res.truth["duration_s"]  # the dropouts' seconds have no row
+    timed = mvt.read_text().splitlines()
+    assert timed[0] == "timestamp,movement_mg"
+    assert timed[1].startswith("2026-03-02T08:30:01.000+01:00,")
