@@ -604,15 +604,16 @@ class Detector:
             return State.UNKNOWN, None, None
         z_ln = (w.ln_rmssd - base.ln_rmssd) / base.ln_rmssd_spread
         z_hr = (w.mean_hr - base.hr_bpm) / base.hr_spread
-        if not self._good(w):
-            return State.UNKNOWN, z_ln, z_hr
-        if ctx is Context.MOVING:
+        if ctx is Context.MOVING:  # the bout and its recovery, whatever the heart signal
             if self._moving_since is None or w.end_s - self._last_moving_s > c.window_s:
                 self._moving_since = w.end_s - c.window_s
             self._last_moving_s = w.end_s
             bout = w.end_s - self._moving_since
             recovery = min(c.recovery_min * 60.0, MIN_RECOVERY_S + 0.5 * bout)
             self._recover_until = max(self._recover_until, w.end_s + recovery)
+        if not self._good(w):
+            return State.UNKNOWN, z_ln, z_hr
+        if ctx is Context.MOVING:
             return State.ACTIVE, z_ln, z_hr
         if not base.ready:
             return State.UNKNOWN, z_ln, z_hr
