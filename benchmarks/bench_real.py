@@ -380,10 +380,14 @@ def main(argv: list[str] | None = None) -> int:
         "`benchmarks/data/real/<dataset>/PROVENANCE.md`. A stress segment is caught when a "
         "stress episode overlaps it; a false episode overlaps no stress segment.",
         "",
-        "Reading these tables: both datasets are an Empatica E4 on the wrist, whose beats come "
-        "from the pulse (PPG), not from an ECG strap; it drops every beat it is unsure of, so "
-        "the intervals cover only part of the time and most scoring windows fall short of the "
-        "detector's coverage rule (`unknown`). The sessions are an hour or two long and each "
+        "Reading these tables: stress_predict and wesad are an Empatica E4 on the wrist, whose "
+        "beats come from the pulse (PPG), not from an ECG strap; it drops every beat it is "
+        "unsure of, so the intervals cover only part of the time and most scoring windows fall "
+        "short of the detector's coverage rule (`unknown`). drivedb is R peaks found in a chest "
+        "ECG (one driver, two parts of about half an hour, no movement); mmash is a chest "
+        "strap's RR over a day and a night, with an activity log and no timed stress, so it "
+        "counts false alarms only (it has no resting labels: its *usual known* mode only skips "
+        "the wait). The lab sessions are an hour or two long and each "
         "starts from a fresh usual, which the detector learns from its first 20 minutes of "
         "good windows before it calls anything; a task that ends before then cannot be "
         "caught (the last column counts only the segments that began after the usual was "
