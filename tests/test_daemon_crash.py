@@ -51,6 +51,16 @@ def stored(state: Path) -> np.ndarray:
     return t
 
 
+def _last_beat(status: Path) -> float | None:
+    """The newest beat the daemon's status file says it received (None: none yet, or no
+    file, or caught mid-replace)."""
+    try:
+        value = json.loads(status.read_text()).get("last_beat_epoch")
+    except (json.JSONDecodeError, OSError):
+        return None
+    return float(value) if value else None
+
+
 def crash_lane(lane: Path, runs: int, rng: random.Random) -> list[int]:
     lane.mkdir()
     state = lane / "state"
@@ -74,14 +84,17 @@ def crash_lane(lane: Path, runs: int, rng: random.Random) -> list[int]:
             cwd="/tmp",
             env={k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"},
         )
-        # A kill during start-up now and then; mostly while beats stream in.
-        time.sleep(rng.uniform(0.1, 0.6) if run % 5 == 0 else rng.uniform(2.0, 4.5))
-        reported = None
-        if status.exists():
-            try:
-                reported = json.loads(status.read_text()).get("last_beat_epoch")
-            except (json.JSONDecodeError, OSError):
-                reported = None  # caught mid-replace: no claim this run
+        # A kill during start-up now and then; mostly while beats stream in: then once the
+        # daemon has said what it received (a busy machine starts it slower), and a random
+        # while later.
+        if run % 5 == 0:
+            time.sleep(rng.uniform(0.1, 0.6))
+        else:
+            deadline = time.monotonic() + 60.0
+            while not _last_beat(status) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.5, 2.5))
+        reported = _last_beat(status)
         os.kill(p.pid, signal.SIGKILL)
         p.wait(timeout=30)
         assert p.returncode == -signal.SIGKILL
