@@ -204,6 +204,20 @@ def _minutes(xs: list[float]) -> str:
     return f"{min(xs) / 60:.1f}–{max(xs) / 60:.1f} (median {statistics.median(xs) / 60:.1f})"
 
 
+def moving_windows(rec: Recording, a: float, e: float) -> tuple[int, int]:
+    """The scoring windows (every ``step_s``) ending within an episode ``[a, e]`` that the
+    recording's movement track calls moving (median of their seconds >= ``moving_mg``), and
+    those it has a value for: (moving, with a value)."""
+    if rec.movement is None:
+        return 0, 0
+    ends = np.arange(a + CONFIG.window_s, e + 1e-6, CONFIG.step_s)
+    if not ends.size:
+        ends = np.array([e])
+    mv = rec.movement.window_movement(ends, CONFIG.window_s)
+    known = mv[~np.isnan(mv)]
+    return int(np.sum(known >= CONFIG.moving_mg)), int(known.size)
+
+
 def report(dataset: str, mode: str, results: list[Result]) -> list[str]:
     out = [f"### {dataset}, {mode}", ""]
     hours = sum(r.duration_s for r in results) / 3600.0
@@ -292,6 +306,27 @@ def report(dataset: str, mode: str, results: list[Result]) -> list[str]:
         f"{n_false / (non_stress_after_s / 86400.0):.1f}" if non_stress_after_s > 0 else "–"
     )
     active = sum(r.active for r in results)
+    moving_row: list[str] = []
+    if any(r.rec.movement is not None for r in results):
+        # How many stress episodes overlap movement (the recording's own track, whether or not
+        # this mode gave it to the detector): most of their windows moving, some, none.
+        most = some = still = blind = 0
+        for r in results:
+            for a, _, e in r.stress:
+                n_mv, n_known = moving_windows(r.rec, a, e)
+                if n_known == 0:
+                    blind += 1
+                elif 2 * n_mv >= n_known:
+                    most += 1
+                elif n_mv:
+                    some += 1
+                else:
+                    still += 1
+        moving_row = [
+            "| stress episodes by the movement track's windows within them | "
+            f"half or more moving {most}, some moving {some}, none moving {still}, "
+            f"no movement values {blind} |"
+        ]
     out += [
         "",
         "| episodes | result |",
@@ -308,6 +343,7 @@ def report(dataset: str, mode: str, results: list[Result]) -> list[str]:
         + (", ".join(f"{k} {v}" for k, v in sorted(resting.items())) or "0")
         + " |",
         f"| activity episodes | {active} |",
+        *moving_row,
         "",
     ]
     return out
@@ -391,7 +427,10 @@ def main(argv: list[str] | None = None) -> int:
         "starts from a fresh usual, which the detector learns from its first 20 minutes of "
         "good windows before it calls anything; a task that ends before then cannot be "
         "caught (the last column counts only the segments that began after the usual was "
-        "learnt). The movement is the wrist's, not the chest's.",
+        "learnt). The movement is the wrist's, not the chest's: stress_predict's is the E4's "
+        "accelerometer in mg; mmash's is a proxy from a wrist ActiGraph's activity counts (a "
+        "second with a step or moderate-to-vigorous counts is moving, 150, else still, 3; see "
+        "its PROVENANCE.md), not an accelerometer in mg.",
         "",
         "The modes marked *usual known* start from the usual a wearer's earlier days would "
         "have given (`analyze --baseline` does the same with a saved one): learnt from the "
