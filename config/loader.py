@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import math
 import os
 import re
@@ -80,6 +81,20 @@ __all__ = [
 ENV_VAR = "KINDPULSE_CONFIG"
 #: Longest value text quoted in a message.
 _MAX_VALUE_CHARS = 60
+
+logger = logging.getLogger(__name__)
+
+#: Keys an earlier version knew: a file that still sets them loads, with a warning.
+RETIRED_KEYS: dict[tuple[str, str], str] = {
+    ("detector", "movement_hr_delta_bpm"): (
+        "movement comes from the strap's accelerometer now, not from the shape of a "
+        "heart-rate rise; see docs/detection.md"
+    ),
+    ("detector", "movement_ratio"): (
+        "movement comes from the strap's accelerometer now, not from the shape of a "
+        "heart-rate rise; see docs/detection.md"
+    ),
+}
 
 
 def default_config_path() -> Path:
@@ -370,9 +385,11 @@ def _convert(k: Key, value: object, base_dir: Path) -> object:
             return value
         word = value.strip().lower()
         prefixed = [c for c in k.choices if word and (word.startswith(c) or c.startswith(word))]
-        near = next((c for c in k.choices if c == word), None) or (
-            prefixed[0] if len(prefixed) == 1 else None
-        ) or next(iter(difflib.get_close_matches(word, k.choices, n=1, cutoff=0.6)), None)
+        near = (
+            next((c for c in k.choices if c == word), None)
+            or (prefixed[0] if len(prefixed) == 1 else None)
+            or next(iter(difflib.get_close_matches(word, k.choices, n=1, cutoff=0.6)), None)
+        )
         raise _Invalid(f'did you mean "{near}"?' if near else "")
     if k.kind is Kind.TIME:
         return _time(value, got)
@@ -484,8 +501,10 @@ class _Checker:
     def _unknown_top(self, name: str, value: object) -> None:
         if not isinstance(value, dict):
             owners = [k for k in KEYS if k.name == name]
-            hint = f"; did you mean {owners[0].label}?" if owners else (
-                "; keys belong under a section header such as [sensor]"
+            hint = (
+                f"; did you mean {owners[0].label}?"
+                if owners
+                else ("; keys belong under a section header such as [sensor]")
             )
             self._problem((name,), f"key {name} is outside any section{hint}")
             return
@@ -506,6 +525,16 @@ class _Checker:
         sources: dict[str, str],
     ) -> None:
         path = (section, name)
+        if path in RETIRED_KEYS:
+            logger.warning(
+                "%s:%d: [%s] %s is no longer used (%s); it is ignored",
+                self.filename,
+                self._where(path),
+                section,
+                name,
+                RETIRED_KEYS[path],
+            )
+            return
         try:
             k = key(section, name)
         except KeyError:
@@ -516,9 +545,7 @@ class _Checker:
             values[k.path] = _convert(k, value, self.base_dir)
         except _Invalid as e:
             detail = f" ({e.detail})" if e.detail else ""
-            self._problem(
-                path, f"{k.label} = {_shown(value)}: expected {k.expected()}{detail}"
-            )
+            self._problem(path, f"{k.label} = {_shown(value)}: expected {k.expected()}{detail}")
             return
         sources[k.path] = f"{self.filename}:{self._where(path)}"
 
@@ -574,14 +601,20 @@ class _Checker:
     def _cross(self, v: Mapping[str, object]) -> None:
         ini, mx = key("sensor", "backoff_initial_s"), key("sensor", "backoff_max_s")
         self._pair(
-            v, ini, mx, lambda a, b: a <= b,
+            v,
+            ini,
+            mx,
+            lambda a, b: a <= b,
             f"at most {mx.label} = {self._v(mx, v)}",
             f"at least {ini.label} = {self._v(ini, v)}",
             "the first wait cannot exceed the longest",
         )
         step, win = key("detector", "step_s"), key("detector", "window_s")
         self._pair(
-            v, step, win, lambda a, b: a <= b,
+            v,
+            step,
+            win,
+            lambda a, b: a <= b,
             f"at most {win.label} = {self._v(win, v)}",
             f"at least {step.label} = {self._v(step, v)}",
             "windows further apart than their length would leave beats unscored",
@@ -589,7 +622,10 @@ class _Checker:
         sus = key("detector", "sustain_min")
         step_s, sus_min = float(v[step.path]), float(v[sus.path])  # type: ignore[arg-type]
         self._pair(
-            v, sus, step, lambda a, b: a * 60.0 >= b,
+            v,
+            sus,
+            step,
+            lambda a, b: a * 60.0 >= b,
             f"at least {format_number(step_s / 60.0)} minutes, one {step.label} = "
             f"{format_number(step_s)}",
             f"at most {format_number(sus_min * 60.0)} seconds, the span of {sus.label} = "

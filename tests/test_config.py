@@ -496,8 +496,9 @@ def test_init_with_a_strict_umask_still_gives_0600(
 ) -> None:
     old = os.umask(0o277)
     try:
-        code, _, _ = run("config", "init", "--config", str(tmp_path / "n" / "c.toml"),
-                         capsys=capsys)
+        code, _, _ = run(
+            "config", "init", "--config", str(tmp_path / "n" / "c.toml"), capsys=capsys
+        )
     finally:
         os.umask(old)
     assert code == 0
@@ -538,16 +539,17 @@ def test_analyze_with_a_bad_config_exits_78_with_one_line() -> None:
 def test_kindpulse_config_check_when_wired_in(tmp_path: Path) -> None:
     from kindpulse.daemon.cli import build_parser
 
-    sub = next(
-        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
-    )
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     if "config" not in sub.choices:
         pytest.skip("the 'config' command is not registered in kindpulse.daemon.cli yet")
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
     env.pop(ENV_VAR, None)
     bad = DATA / "bad_configs" / "number_is_true.toml"
     p = subprocess.run(
-        [KINDPULSE, "config", "check", str(bad)], capture_output=True, text=True, env=env,
+        [KINDPULSE, "config", "check", str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=60,
     )
     assert p.returncode == 78 and p.stdout == ""
@@ -560,3 +562,21 @@ def test_kindpulse_config_check_when_wired_in(tmp_path: Path) -> None:
         [KINDPULSE, "config", "check"], capture_output=True, text=True, env=env, timeout=60
     )
     assert (p.returncode, p.stdout) == (0, f"{tmp_path / 'kindpulse' / 'config.toml'}: ok\n")
+
+
+def test_retired_detector_keys_still_load_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A config written for the earlier movement-from-heart-rate rule keeps loading (the
+    daemon must not stop on an upgrade); the keys are named as no longer used."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="kindpulse.config.loader"):
+        cfg = loads_config(
+            "[detector]\nmovement_ratio = 0\nmovement_hr_delta_bpm = 12\nsustain_min = 9\n",
+            "old.toml",
+        )
+    assert cfg.detector.sustain_min == 9.0
+    text = caplog.text
+    assert "old.toml:2: [detector] movement_ratio is no longer used" in text
+    assert "old.toml:3: [detector] movement_hr_delta_bpm is no longer used" in text
+    with pytest.raises(ConfigError, match="unknown key"):
+        loads_config("[detector]\nmovement_ratios = 0\n", "typo.toml")
