@@ -255,7 +255,8 @@ KEYS: tuple[Key, ...] = (
         "(never stress); below it you are still.",
         unit="milli-g", low=1, high=1000),
     Key("detector", "seated_input_s", Kind.FLOAT, 60.0,
-        "Keyboard or mouse input at most this long ago means you are seated.",
+        "Keyboard or mouse input at most this long ago means you are seated (used once the "
+        "desktop's input idle time is read; the daemon does not read it yet).",
         unit=S, low=0, high=3600),
     Key("detector", "max_artifact_pct", Kind.FLOAT, 15.0,
         'A window with more corrected beats than this is "unknown" (poor signal).',

@@ -673,7 +673,7 @@ def _movement_lines(s: dict[str, Any]) -> list[str]:
     else:
         line = "  The strap's motion sensor felt you keeping still all along"
     if known < 0.9 * s["wear_s"]:
-        line += f" (it sensed movement for {_hm(known)} of that time)"
+        line += f" (the motion sensor covered {_hm(known)} of that time)"
     return [line + "."]
 
 

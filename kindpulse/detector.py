@@ -66,6 +66,9 @@ MAD_TO_SD = 1.4826
 #: Recovery after a bout of movement seen by the accelerometer: this long at least, plus
 #: half the bout, at most ``recovery_min``.
 MIN_RECOVERY_S = 120.0
+#: While bootstrapping, windows this far above the population prior's heart rate are not
+#: learnt (exercise is never a first usual; the prior decides nothing else).
+BOOTSTRAP_MAX_RISE_BPM = 48.0
 #: RR-only: no stretch is confirmed while heart rate climbs this fast (bpm per minute).
 RISING_BPM_PER_MIN = 4.0
 
@@ -186,6 +189,10 @@ class _Samples:
         self._hr[self._hi] = hr
         self._hi += 1
 
+    def shift(self, dt: float) -> None:
+        """Move every sample's time by ``dt`` seconds."""
+        self._t[self._lo : self._hi] += dt
+
     def drop_before(self, t_cut: float) -> None:
         self._lo += int(np.searchsorted(self._t[self._lo : self._hi], t_cut, side="left"))
 
@@ -274,8 +281,25 @@ class BaselineTracker:
         spans = int(means_ln.size)
         return Baseline(ln_c, ln_s, hr_c, hr_s, ln.size, self.ready, span_ln, span_hr, spans=spans)
 
+    def use_span(self, span_s: float) -> None:
+        """Judge span medians over ``span_s`` (the detector's sustain span) from now on."""
+        if span_s != self.span_s:
+            self.span_s = span_s
+            self._blocks = None
+            self._cache = None
+
     def offer(self, t_s: float, ln_rmssd: float, hr_bpm: float, step_s: float) -> None:
-        """A good, calm-enough window ending at ``t_s``; kept at most once a minute."""
+        """A good, calm-enough window ending at ``t_s``; kept at most once a minute.
+
+        A time before the newest sample is a new session on another time axis (the
+        daemon's seconds start at zero on every start; ``analyze --baseline`` reads a
+        usual learnt on another file): the samples kept move so that the newest one is a
+        minute before ``t_s``, and the usual goes on learning. The horizon then counts
+        time worn."""
+        if len(self.samples) and t_s < self.samples.last_t:
+            self.samples.shift(t_s - SAMPLE_EVERY_S - self.samples.last_t)
+            self._blocks = None
+            self._cache = None
         if not self.ready:
             self.good_s += step_s
             if self.good_s >= self.bootstrap_s:
@@ -451,9 +475,12 @@ class _Open:
         self.contexts.append(s.context)
 
     def context(self) -> Context:
-        """The context most of its windows had (still over seated over unknown on ties)."""
+        """The context most of its windows had (still over seated over unknown on ties);
+        movement for an activity the accelerometer saw."""
         if not self.contexts:
             return Context.UNKNOWN
+        if self.kind == "active" and Context.MOVING in self.contexts:
+            return Context.MOVING  # a bout the accelerometer saw, its recovery included
         order = (Context.MOVING, Context.STILL, Context.SEATED, Context.UNKNOWN)
         return max(order, key=lambda c: (self.contexts.count(c), -order.index(c)))
 
@@ -558,6 +585,7 @@ class Detector:
             horizon_s=config.baseline_days * 86400.0,
             span_s=span,
         )
+        self.baseline.use_span(span)  # a saved usual is judged with this detector's span
         self.scores: list[WindowScore] = []
         self.episodes: list[Episode] = []
         self._span: deque[_Kept] = deque()
@@ -600,10 +628,6 @@ class Detector:
         """The window's own state before the span's evidence: unknown, active (moving,
         exercise, recovery) or a scorable calm/elevated window."""
         c = self.cfg
-        if w.ln_rmssd is None or w.mean_hr is None or w.mean_rr is None:
-            return State.UNKNOWN, None, None
-        z_ln = (w.ln_rmssd - base.ln_rmssd) / base.ln_rmssd_spread
-        z_hr = (w.mean_hr - base.hr_bpm) / base.hr_spread
         if ctx is Context.MOVING:  # the bout and its recovery, whatever the heart signal
             if self._moving_since is None or w.end_s - self._last_moving_s > c.window_s:
                 self._moving_since = w.end_s - c.window_s
@@ -611,6 +635,10 @@ class Detector:
             bout = w.end_s - self._moving_since
             recovery = min(c.recovery_min * 60.0, MIN_RECOVERY_S + 0.5 * bout)
             self._recover_until = max(self._recover_until, w.end_s + recovery)
+        if w.ln_rmssd is None or w.mean_hr is None or w.mean_rr is None:
+            return State.UNKNOWN, None, None
+        z_ln = (w.ln_rmssd - base.ln_rmssd) / base.ln_rmssd_spread
+        z_hr = (w.mean_hr - base.hr_bpm) / base.hr_spread
         if not self._good(w):
             return State.UNKNOWN, z_ln, z_hr
         if ctx is Context.MOVING:
@@ -726,7 +754,7 @@ class Detector:
             if ends:
                 ep = op.close(op.last_hit_s)
                 self._stress = None
-                self._last_end_s = w.end_s
+                self._last_end_s = w.end_s  # a new stretch needs windows after this one
                 self.episodes.append(ep)
                 out.append(ep)
 
@@ -744,7 +772,11 @@ class Detector:
 
             if op.confirmed_s == w.end_s:
                 for k in self._span:
-                    if k.scorable and op.start_s <= k.end_s < w.end_s and shows(k.ln):
+                    if (
+                        k.scorable
+                        and max(op.start_s, self._last_end_s) < k.end_s < w.end_s
+                        and shows(k.ln)
+                    ):
                         z_k = (k.ln - base.ln_rmssd) / base.ln_rmssd_spread
                         zh_k = (k.hr - base.hr_bpm) / base.hr_spread
                         op.add(
@@ -766,14 +798,15 @@ class Detector:
         c = self.cfg
         span_start = end_s - c.sustain_min * 60.0
         start = span_start + c.window_s / 2.0
-        kept = [k for k in self._span if k.scorable]
+        # Only windows after the last stretch ended: stretches never overlap.
+        kept = [k for k in self._span if k.scorable and k.end_s > self._last_end_s]
         flags = [k.ln - base.ln_rmssd <= -0.5 * c.min_ln_rmssd_drop for k in kept]
         for i, k in enumerate(kept):
             rest = flags[i:]
             if flags[i] and sum(rest) >= 0.75 * len(rest):
                 start = k.end_s - c.window_s / 2.0
                 break
-        return _Open("stress", start, end_s, end_s, base)
+        return _Open("stress", max(start, self._last_end_s), end_s, end_s, base)
 
     def _drop_pending(self, from_s: float) -> None:
         while self._pending and self._pending[-1][0] >= from_s:
@@ -790,8 +823,9 @@ class Detector:
             if (
                 state is State.UNKNOWN
                 and ctx is not Context.MOVING
+                and w.end_s > self._recover_until
                 and self._good(w)
-                and w.mean_hr < PRIOR_HR_BPM + 2 * 24.0
+                and w.mean_hr < PRIOR_HR_BPM + BOOTSTRAP_MAX_RISE_BPM
             ):
                 self.baseline.offer(w.end_s, w.ln_rmssd, w.mean_hr, c.step_s)
             return

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -116,9 +117,10 @@ def default_motion_path(rr_path: str | Path) -> Path:
 
 
 def format_phone_time(t: float) -> str:
-    """``t`` (POSIX seconds) as ISO 8601 local time without an offset, milliseconds
-    truncated, as Polar Sensor Logger writes it: ``2024-05-01T09:30:00.123``."""
-    return datetime.fromtimestamp(t).isoformat(timespec="milliseconds")
+    """``t`` (POSIX seconds) as ISO 8601 local time, milliseconds truncated, as Polar Sensor
+    Logger writes it, with the UTC offset after it (``2024-05-01T09:30:00.123+02:00``) so
+    a recording across a change of daylight saving time reads back in order."""
+    return datetime.fromtimestamp(t).astimezone().isoformat(timespec="milliseconds")
 
 
 def format_mg(value: float) -> str:
@@ -181,13 +183,25 @@ class _MotionWriter:
                 strict=True,
             )
         ]
-        self.out.write("".join(lines))
-        self.out.flush()
+        try:
+            self.out.write("".join(lines))
+            self.out.flush()
+        except OSError as exc:  # a full disk: the beats go on being recorded
+            self.failed = True
+            logger.warning(
+                "cannot write %s (%s): the accelerometer is no longer recorded",
+                self.path,
+                exc.strerror or exc,
+            )
+            self.close()
+            return
         self.summary.acc_samples += len(lines)
 
     def close(self) -> None:
         if self.out is not None:
-            self.out.close()
+            out, self.out = self.out, None
+            with contextlib.suppress(OSError):
+                out.close()
 
 
 async def record(

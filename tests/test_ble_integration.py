@@ -954,13 +954,13 @@ def test_record_writes_acc_samples_in_polar_sensor_logger_layout(
         source.items.put_nowait(None)
         await task
 
-    assert format_phone_time(T0) == "2024-05-01T09:30:00.123"
+    assert format_phone_time(T0) == "2024-05-01T09:30:00.123+05:30"
     run(main())
     assert summary.acc_samples == 2 and summary.motion_path == acc and summary.beats == 1
     assert acc.read_text() == (
         "Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]\n"
-        "2024-05-01T09:30:00.083;599634123416789000;-1000;3;12\n"
-        "2024-05-01T09:30:00.123;599634123456789000;-998;2.441;11\n"
+        "2024-05-01T09:30:00.083+05:30;599634123416789000;-1000;3;12\n"
+        "2024-05-01T09:30:00.123+05:30;599634123456789000;-998;2.441;11\n"
     )
     assert out.read_text() == "timestamp,rr_ms\n2024-05-01T09:30:00.123+05:30,1000.0000\n"
 

@@ -5,6 +5,7 @@ No clock and no sleeping: each window carries its own end time.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -418,3 +419,57 @@ def test_one_stretch_gives_one_episode_and_its_figures_come_from_the_stretch() -
     (ep,) = stress_episodes(det)
     assert ep.mean_hr == pytest.approx(REST_HR + 14, abs=1.5)
     assert math.exp(ep.mean_ln_rmssd - ep.baseline_ln_rmssd) == pytest.approx(0.5, abs=0.06)
+
+
+def test_two_stretches_close_together_never_overlap() -> None:
+    """Strain, a couple of minutes with variability still low but heart rate back, strain
+    again: the second stretch begins after the first ended."""
+    ws = day(
+        (90, 0, 1.0, None),
+        (12, 14, 0.45, None),
+        (2.25, 0, 0.6, None),
+        (12, 14, 0.45, None),
+        (15, 0, 1.0, None),
+    )
+    eps = stress_episodes(run(ws))
+    assert len(eps) >= 1
+    for a, b in itertools.pairwise(eps):
+        assert b.start_s >= a.end_s
+
+
+def test_a_saved_usual_keeps_learning_in_a_new_session_on_its_own_clock() -> None:
+    """The daemon's seconds start at zero on every start (and analyze --baseline reads a
+    usual learnt on another file): new calm windows still reach the usual."""
+    first = run(windows([(40, 0, 1.0)]))
+    saved = BaselineTracker.from_dict(json.loads(json.dumps(first.baseline.to_dict())))
+    n0 = saved.current().samples
+    det = Detector(DetectorConfig(), saved)
+    for w in windows([(30, 6, 0.9)], start_s=60.0, seed=4):  # a new session from zero
+        det.step(w)
+    b = det.baseline.current()
+    assert b.samples > n0 + 15
+    assert b.hr_bpm > first.baseline.current().hr_bpm  # it moved towards the new windows
+    t = det.baseline.samples.t
+    assert np.all(np.diff(t) > 0)
+
+
+def test_a_saved_usual_is_judged_with_the_detectors_own_span() -> None:
+    doc = run(windows([(40, 0, 1.0)])).baseline.to_dict()
+    doc.pop("span_s")  # a usual saved before the span spread existed
+    tracker = BaselineTracker.from_dict(doc)
+    assert tracker.span_s == 300.0
+    Detector(DetectorConfig(sustain_min=8.0), tracker)
+    assert tracker.span_s == 480.0
+
+
+def test_the_first_usual_is_not_learnt_from_the_recovery_after_a_walk() -> None:
+    det = run(day((4, 25, 0.5, 150.0), (3, 18, 0.6, 4.0), (30, 0, 1.0, 4.0)))
+    b = det.baseline.current()
+    assert b.ready
+    assert b.hr_bpm == pytest.approx(REST_HR, abs=1.0)
+
+
+def test_a_walk_the_accelerometer_saw_is_told_as_movement() -> None:
+    det = run(day((25, 0, 1.0, 4.0), (3, 25, 0.5, 150.0), (6, 12, 0.7, 4.0), (10, 0, 1.0, 4.0)))
+    (active,) = [e for e in det.episodes if e.kind == "active"]
+    assert active.context == "moving" and "the strap showed you moving" in active.explanation

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -345,7 +346,8 @@ def test_record_writes_the_accelerometer_beside_the_rr_file(bluez: Bluez, tmp_pa
         == ("Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]")
     )
     first = acc.read_text().splitlines()[1].split(";")[0]
-    assert len(first) == len("2026-12-02T14:03:05.123") and "+" not in first
+    # Local time with milliseconds and the UTC offset, e.g. 2026-12-02T14:03:05.123+01:00.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", first), first
     assert len(phone) == summary.acc_samples
     assert np.all(np.abs(np.diff(sensor) - 40_000_000) <= 1)
     assert np.all(np.diff(phone) >= 0) and np.all(np.diff(phone) < 0.06)

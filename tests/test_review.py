@@ -451,7 +451,7 @@ def test_review_tells_time_on_the_move_where_the_motion_sensor_felt_it(
     text = run(capsys, "review", "--day", "2026-01-05", "--state-dir", str(state))
     assert "You were up and moving for 35 min, as the strap's motion sensor felt it" in text
     # Only two of the three hours worn had a motion sensor: said so, plainly.
-    assert "(it sensed movement for 2 h 00 min of that time)" in text
+    assert "(the motion sensor covered 2 h 00 min of that time)" in text
     table = text.split("  day ")[1].splitlines()
     assert "moving" in table[0] and table[1].rstrip().endswith("35 min")
     assert not UNKIND.search(text), UNKIND.search(text)
