@@ -180,11 +180,17 @@ class Pipeline:
     #: Scored windows kept in memory (two hours at the default step): enough for the care
     #: side's before/after and the status; the log keeps the rest.
     KEEP_SCORES = 480
+    #: Episodes (stress and activity) kept in memory; the log keeps them all.
+    KEEP_EPISODES = 100
 
     def _score(self, table: WindowTable) -> list[Episode]:
         scores = self.detector.scores
         if len(scores) > 2 * self.KEEP_SCORES:
             del scores[: -self.KEEP_SCORES]
+        # Episodes live in the log; memory keeps the recent ones only (days of wear).
+        for kept in (self.detector.episodes, self.confirmed):
+            if len(kept) > 2 * self.KEEP_EPISODES:
+                del kept[: -self.KEEP_EPISODES]
         out: list[Episode] = []
         for row in table.rows():
             end = float(row["end_s"] or 0.0)
