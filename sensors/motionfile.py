@@ -46,7 +46,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kindpulse.errors import InputDataError, NoInputError
-from kindpulse.motion import MotionTrack
+from kindpulse.motion import MotionTrack, movement_per_second
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -629,11 +629,13 @@ def track_on_recording(
             f"{samples.path}: {_span(samples.t0_epoch_s + samples.t_s)} does not overlap "
             f"{rr_name}: {_span(np.array([origin + float(rr_t_ms[0]) / 1000.0, origin + last_s]))}"
         )
-    lo = int(np.searchsorted(axis, -1.0))
-    hi = int(np.searchsorted(axis, last_s + 1.0, side="right"))
-    return MotionTrack.from_samples(
-        axis[lo:hi], samples.x_mg[lo:hi], samples.y_mg[lo:hi], samples.z_mg[lo:hi]
-    )
+    # Seconds are whole seconds of the wall clock, as the live daemon groups them, then
+    # moved onto the beats' axis: the same samples give the same values in both. Only the
+    # seconds ending on the recording (up to a second past its last beat) are kept.
+    end, mg = movement_per_second(samples.t_s, samples.x_mg, samples.y_mg, samples.z_mg)
+    end = end + (samples.t0_epoch_s - origin)
+    keep = (end >= 0.0) & (end <= last_s + 1.0)
+    return MotionTrack(end[keep], mg[keep])
 
 
 @dataclass(frozen=True, slots=True)

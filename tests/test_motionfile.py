@@ -449,3 +449,30 @@ def test_what_kindpulse_record_writes_reads_back(tmp_path: Path) -> None:
     assert np.abs(got.t0_epoch_s + got.t_s - t).max() < 0.0015
     np.testing.assert_array_equal(np.vstack([got.x_mg, got.y_mg, got.z_mg]), xyz)
     assert got.drift_ppm == pytest.approx(30.0, abs=5.0)
+
+
+def test_a_files_seconds_are_the_wall_clocks_seconds_as_the_live_daemon_groups_them() -> None:
+    """The daemon turns samples into movement per whole second of the wall clock; a file
+    put on a recording whose first beat is at a fractional second groups the same way, so
+    the same samples give the same values live and from the file."""
+    from datetime import datetime, timezone
+
+    import numpy as np
+
+    from kindpulse.motion import movement_per_second
+    from kindpulse.sensors.motionfile import MotionSamples
+
+    rng = np.random.default_rng(5)
+    t0 = 1_790_000_000.0
+    t = np.arange(0.0, 120.0, 0.04)  # 25 Hz for two minutes
+    x, y, z = (rng.normal(0, 30, t.size) for _ in range(3))
+    samples = MotionSamples("acc.txt", t0, t, x, y, z + 1000.0, "plain", None)
+    start = datetime.fromtimestamp(t0 + 10.37, tz=timezone.utc)  # first beat's timestamp
+    rr_t_ms = np.arange(900.0, 110_000.0, 900.0)  # T_0 = 0.9 s
+    track = track_on_recording(samples, start, rr_t_ms, "rr.csv")
+    origin = t0 + 10.37 - 0.9
+    live_end, live_mg = movement_per_second(t0 + t, x, y, z + 1000.0)  # whole epoch seconds
+    on_axis = dict(zip((live_end - origin).round(6).tolist(), live_mg.tolist(), strict=True))
+    assert track.end_s.size > 100
+    for e, m in zip(track.end_s.round(6).tolist(), track.mg.tolist(), strict=True):
+        assert on_axis[e] == pytest.approx(m)
