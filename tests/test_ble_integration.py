@@ -152,15 +152,30 @@ def local_tz(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 class Collector:
     """Consumes a source's stream in a task so a test can wait for what arrives."""
 
-    def __init__(self, source: BleHeartRateSource) -> None:
-        self.items: list[tuple[float, Beat | Gap]] = []
+    def __init__(
+        self, source: BleHeartRateSource, stream: AsyncIterator[Any] | None = None
+    ) -> None:
+        self.items: list[tuple[float, Any]] = []
         self._changed = asyncio.Event()
-        self.task = asyncio.create_task(self._consume(source))
+        self.task = asyncio.create_task(
+            self._consume(source.stream() if stream is None else stream)
+        )
 
-    async def _consume(self, source: BleHeartRateSource) -> None:
-        async for item in source.stream():
+    async def _consume(self, stream: AsyncIterator[Any]) -> None:
+        async for item in stream:
             self.items.append((time.monotonic(), item))
             self._changed.set()
+
+    def of(self, kind: type[Any], since: int = 0) -> list[Any]:
+        """The items of one type that arrived from the ``since``-th on."""
+        return [i for _t, i in self.items[since:] if isinstance(i, kind)]
+
+    async def wait_for(
+        self, kind: type[Any], n: int, since: int = 0, timeout: float = 15.0
+    ) -> float:
+        return await self.wait(
+            lambda: len(self.of(kind, since)) >= n, f"{n} {kind.__name__}", timeout
+        )
 
     def beats(self, since: int = 0) -> list[Beat]:
         return [i for _t, i in self.items[since:] if isinstance(i, Beat)]

@@ -8,13 +8,12 @@ accelerometer signal in real time. Everything waits for items or events with a d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from .test_ble_integration import (
     STRAP,
     STRAP_NAME,
     Bluez,
+    Collector,
     _start,
     fast,
     messages,
@@ -47,7 +47,6 @@ FACTOR = 8 / 32768
 MG_PER_COUNT = FACTOR * 1000
 PMD_START_25HZ_8G_16BIT = "0202000119000101100002010800"
 
-Item = Beat | Gap | Movement | AccSamples
 
 
 @pytest.fixture
@@ -55,39 +54,9 @@ def bluez(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bluez]:
     yield from _start(tmp_path, monkeypatch)
 
 
-class Items:
-    """Consumes everything a source yields, so a test can wait for what arrives."""
-
-    def __init__(self, source: BleHeartRateSource) -> None:
-        self.items: list[Item] = []
-        self._changed = asyncio.Event()
-        self.task = asyncio.create_task(self._consume(source))
-
-    async def _consume(self, source: BleHeartRateSource) -> None:
-        async for item in source.stream_with_samples():
-            self.items.append(item)
-            self._changed.set()
-
-    def of(self, kind: type[Any], since: int = 0) -> list[Any]:
-        return [i for i in self.items[since:] if isinstance(i, kind)]
-
-    async def wait(self, predicate: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.task.done():
-                raise AssertionError(
-                    f"timed out after {timeout:g} s waiting for {what}; "
-                    f"last items: {self.items[-5:]}"
-                )
-            self._changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-
-    async def wait_for(
-        self, kind: type[Any], n: int, since: int = 0, timeout: float = 15.0
-    ) -> None:
-        await self.wait(lambda: len(self.of(kind, since)) >= n, f"{n} {kind.__name__}", timeout)
+def collect(source: BleHeartRateSource) -> Collector:
+    """Everything the source yields, raw accelerometer samples included."""
+    return Collector(source, source.stream_with_samples())
 
 
 async def pmd_strap(fake: FakeControl, **pmd: Any) -> None:
@@ -121,7 +90,7 @@ def test_movement_follows_the_script_and_heart_rate_does_not_wait(bluez: Bluez) 
         async with await FakeControl.connect() as fake:
             await pmd_strap(fake)
             source = BleHeartRateSource(fast(acc_samples=True))
-            got = Items(source)
+            got = collect(source)
             await got.wait_for(Movement, 17, timeout=30)
             # heart rate subscribed before the accelerometer was asked anything
             kinds = [(k, d) for _t, k, d in fake.events]
@@ -182,7 +151,7 @@ def test_straps_without_pmd_or_with_it_switched_off_stream_beats_as_before(
             await fake.add_device(STRAP, STRAP_NAME, -58)  # no PMD service
             await fake.set_pump(STRAP, 0.05, [hrm_frame([1024, 1029])])
             source = BleHeartRateSource(fast())
-            got = Items(source)
+            got = collect(source)
             await got.wait_for(Beat, 40)
             assert got.of(Movement) == [] and source.motion_status.starts == 0
             assert fake.count("WriteValue") == 0 and fake.count("PmdSettings") == 0
@@ -196,7 +165,7 @@ def test_straps_without_pmd_or_with_it_switched_off_stream_beats_as_before(
             await fake.set_pump(other, 0.05, [hrm_frame([1024])])
             await fake.set_pmd(other, motion_script([("walk", 2)]), frame_type=0x01)
             source = BleHeartRateSource(fast(address=other, accelerometer=False))
-            got = Items(source)
+            got = collect(source)
             await got.wait_for(Beat, 40)
             assert got.of(Movement) == [] and fake.count("PmdSettings") == 0
             await source.close()
@@ -213,7 +182,7 @@ def test_accelerometer_restarted_after_a_reconnect(bluez: Bluez, use_start_notif
             # uncompressed int16 frames in mg, the type bleakheart documents for the H10
             await pmd_strap(fake, frame_type=0x01, factor=0.0)
             source = BleHeartRateSource(fast(use_start_notify=use_start_notify))
-            got = Items(source)
+            got = collect(source)
             await got.wait_for(Movement, 3)
             await fake.drop_link(STRAP, advertising=True)
             await got.wait_for(Gap, 1)
@@ -250,7 +219,7 @@ def test_reconnecting_a_pmd_strap_leaks_no_tasks_or_fds(bluez: Bluez) -> None:
             source = BleHeartRateSource(
                 fast(backoff_initial_s=0.01, backoff_max_s=0.05, acc_samples=True)
             )
-            got = Items(source)
+            got = collect(source)
 
             async def one_cycle() -> None:
                 gaps = len(got.of(Gap))
@@ -294,7 +263,7 @@ def test_a_refused_accelerometer_start_is_reported_once_and_beats_flow(
         async with await FakeControl.connect() as fake:
             await pmd_strap(fake, start_error=8)  # INVALID_SAMPLE_RATE
             source = BleHeartRateSource(fast())
-            got = Items(source)
+            got = collect(source)
             await fake.wait_for("PmdStart")
             await got.wait_for(Beat, 10)
             await fake.drop_link(STRAP, advertising=True)
