@@ -45,8 +45,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from kindpulse.errors import InputDataError, NoInputError
+from kindpulse.errors import InputDataError
 from kindpulse.motion import MotionTrack, movement_per_second
+
+from .rrfile import read_input
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -117,16 +119,7 @@ class MotionSamples:
 
 def read_motion_file(path: str | Path) -> MotionSamples:
     """Read an accelerometer recording; see the module docstring for what is accepted."""
-    name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise NoInputError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise NoInputError(f"{name}: is a directory, expected an accelerometer file") from None
-    except OSError as e:
-        raise NoInputError(f"{name}: cannot be read ({e.strerror})") from None
-    return parse_motion_bytes(raw, name)
+    return parse_motion_bytes(read_input(path, "an accelerometer file"), str(path))
 
 
 @dataclass(frozen=True, slots=True)

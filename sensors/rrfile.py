@@ -88,19 +88,24 @@ def _parse_time(text: str) -> float | datetime | None:
     return dt if dt.tzinfo is not None else dt.astimezone()
 
 
-def read_rr_file(path: str | Path) -> Recording:
-    """Read an RR recording; see the module docstring for what is accepted."""
-    p = Path(path)
+def read_input(path: str | Path, expected: str) -> bytes:
+    """The bytes of an input file; a missing or unreadable one is one line
+    (:class:`~kindpulse.errors.NoInputError`): ``expected`` names what it should be
+    ("an RR file")."""
     name = str(path)
     try:
-        raw = p.read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise NoInputError(f"{name}: no such file") from None
     except IsADirectoryError:
-        raise NoInputError(f"{name}: is a directory, expected an RR file") from None
+        raise NoInputError(f"{name}: is a directory, expected {expected}") from None
     except OSError as e:
         raise NoInputError(f"{name}: cannot be read ({e.strerror})") from None
-    return parse_rr_bytes(raw, name)
+
+
+def read_rr_file(path: str | Path) -> Recording:
+    """Read an RR recording; see the module docstring for what is accepted."""
+    return parse_rr_bytes(read_input(path, "an RR file"), str(path))
 
 
 def parse_rr_bytes(raw: bytes, name: str) -> Recording:
